@@ -1,0 +1,44 @@
+# `make run` sets up and starts everything on the embedded defaults; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test bench worker clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Local secrets for development, generated once and kept out of git.
+.env: | $(STAMP)
+	$(BIN)/python -c "import secrets; from cryptography.fernet import Fernet; \
+	print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50)); \
+	print('ENCRYPTION_KEY=' + Fernet.generate_key().decode())" > .env
+	@echo "Wrote .env with a new DJANGO_SECRET_KEY and ENCRYPTION_KEY (keep it: it decrypts your stored keys)."
+
+run: install .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed
+	$(BIN)/python manage.py ensureadmin
+	@echo "Serving admin http://$(HOST):$(PORT)/admin/  API http://$(HOST):$(PORT)/api/docs  websockets ws://$(HOST):$(PORT)/ws/events/"
+	$(BIN)/daphne -b $(HOST) -p $(PORT) tradingagents.asgi:application
+
+# A separate worker, for the PostgreSQL + Redis set-up (embedded mode needs none).
+worker: install
+	$(BIN)/python manage.py rundramatiq --processes 1 --threads 4
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 out

@@ -1,0 +1,230 @@
+"""Writes for agents, their LLM configs, tasks and assignments.
+
+Every interface (admin, API, seed, commands) goes through here; rules live in the
+models' clean() and here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from agents_llm.models import (
+    AgentConfig,
+    AgentLLMConfig,
+    AgentTaskAssignment,
+    TaskConfig,
+    TaskSchemaVersion,
+)
+from agents_llm.output_schema import validate_schema
+from providers.models import LLMProvider
+from providers.services import secret_apply
+
+AGENT_FIELDS = ("name", "display_name", "role", "description", "instructions", "enabled", "metadata_json")
+LLM_CONFIG_FIELDS = (
+    "provider", "model_name", "temperature", "max_tokens", "top_p", "fallback_provider",
+    "fallback_model", "cost_per_1k_input_tokens", "cost_per_1k_output_tokens", "enabled",
+    "priority", "metadata_json",
+)
+TASK_FIELDS = (
+    "name", "description", "prompt_template", "response_schema", "output_retries",
+    "timeout_seconds", "enabled",
+)
+
+
+def _set_fields(obj: Any, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for field, value in data.items():
+        if field not in allowed:
+            raise ValueError(f"{field} cannot be set on {type(obj).__name__}")
+        setattr(obj, field, value)
+
+
+def _save(obj: Any, user: AbstractBaseUser | None) -> None:
+    obj.full_clean()
+    if user is not None and user.is_authenticated:
+        obj._history_user = user  # django-simple-history records who changed it
+    obj.save()
+
+
+# Agents ---------------------------------------------------------------------
+
+
+def agent_create(*, user: AbstractBaseUser | None = None, **data: Any) -> AgentConfig:
+    agent = AgentConfig()
+    _set_fields(agent, data, AGENT_FIELDS)
+    if not agent.display_name:
+        agent.display_name = agent.name.replace("_", " ").replace("-", " ").title()
+    _save(agent, user)
+    return agent
+
+
+def agent_update(*, agent: AgentConfig, data: dict[str, Any], user: AbstractBaseUser | None = None) -> AgentConfig:
+    _set_fields(agent, data, AGENT_FIELDS)
+    _save(agent, user)
+    return agent
+
+
+def agent_delete(*, agent: AgentConfig, user: AbstractBaseUser | None = None) -> None:
+    if user is not None and user.is_authenticated:
+        agent._history_user = user
+    agent.delete()
+
+
+# LLM configs ----------------------------------------------------------------
+
+
+def llm_config_create(
+    *,
+    agent: AgentConfig,
+    provider: LLMProvider,
+    model_name: str,
+    api_key: str | None = None,
+    user: AbstractBaseUser | None = None,
+    **data: Any,
+) -> AgentLLMConfig:
+    config = AgentLLMConfig(agent=agent, provider=provider, model_name=model_name)
+    if "priority" not in data:
+        data["priority"] = _next_priority(agent)
+    _set_fields(config, data, LLM_CONFIG_FIELDS)
+    secret_apply(config, api_key)
+    _save(config, user)
+    return config
+
+
+def llm_config_update(
+    *,
+    config: AgentLLMConfig,
+    data: dict[str, Any],
+    api_key: str | None = None,
+    user: AbstractBaseUser | None = None,
+) -> AgentLLMConfig:
+    """Partial update; `api_key=None` keeps the stored key, "" removes it."""
+    model_changed = any(
+        f in data and data[f] != getattr(config, f) for f in ("provider", "model_name")
+    )
+    prices_given = "cost_per_1k_input_tokens" in data or "cost_per_1k_output_tokens" in data
+    _set_fields(config, data, LLM_CONFIG_FIELDS)
+    if model_changed and not prices_given:
+        # The old model's catalog prices do not apply to the new one.
+        config.cost_per_1k_input_tokens = 0
+        config.cost_per_1k_output_tokens = 0
+    secret_apply(config, api_key)
+    _save(config, user)
+    return config
+
+
+def llm_config_delete(*, config: AgentLLMConfig, user: AbstractBaseUser | None = None) -> None:
+    if user is not None and user.is_authenticated:
+        config._history_user = user
+    config.delete()
+
+
+@transaction.atomic
+def llm_config_upsert_primary(
+    *,
+    agent: AgentConfig,
+    data: dict[str, Any],
+    api_key: str | None = None,
+    user: AbstractBaseUser | None = None,
+) -> tuple[AgentLLMConfig, bool]:
+    """Update the agent's primary config, or create one. Returns (config, created)."""
+    primary = (
+        AgentLLMConfig.objects.select_for_update()
+        .filter(agent=agent, enabled=True)
+        .order_by("priority")
+        .first()
+    )
+    if primary is None:
+        fields = dict(data)
+        provider = fields.pop("provider")
+        model_name = fields.pop("model_name")
+        fields.setdefault("priority", 0 if not agent.llm_configs.filter(priority=0).exists() else _next_priority(agent))
+        return (
+            llm_config_create(agent=agent, provider=provider, model_name=model_name, api_key=api_key, user=user, **fields),
+            True,
+        )
+    data = {k: v for k, v in data.items() if k != "priority"}
+    return llm_config_update(config=primary, data=data, api_key=api_key, user=user), False
+
+
+def _next_priority(agent: AgentConfig) -> int:
+    last = agent.llm_configs.order_by("-priority").values_list("priority", flat=True).first()
+    return 0 if last is None else last + 1
+
+
+# Tasks ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def task_create(*, user: AbstractBaseUser | None = None, **data: Any) -> TaskConfig:
+    task = TaskConfig()
+    _set_fields(task, data, TASK_FIELDS)
+    validate_schema(task.response_schema)
+    task.schema_version = 1
+    _save(task, user)
+    TaskSchemaVersion.objects.create(
+        task=task, number=1, schema=task.response_schema, created_by=_user_or_none(user)
+    )
+    return task
+
+
+@transaction.atomic
+def task_update(
+    *, task: TaskConfig, data: dict[str, Any], user: AbstractBaseUser | None = None, note: str = ""
+) -> TaskConfig:
+    """Partial update. A changed schema becomes a new TaskSchemaVersion."""
+    task = TaskConfig.objects.select_for_update().get(pk=task.pk)
+    old_schema = task.response_schema
+    _set_fields(task, data, TASK_FIELDS)
+    schema_changed = task.response_schema != old_schema
+    if schema_changed:
+        validate_schema(task.response_schema)
+        task.schema_version = _next_schema_version(task)
+    _save(task, user)
+    if schema_changed:
+        TaskSchemaVersion.objects.create(
+            task=task, number=task.schema_version, schema=task.response_schema,
+            created_by=_user_or_none(user), note=note,
+        )
+    return task
+
+
+def task_restore_schema_version(
+    *, task: TaskConfig, number: int, user: AbstractBaseUser | None = None
+) -> TaskConfig:
+    """Restore an older schema as a new version (history is never rewritten)."""
+    version = task.schema_versions.get(number=number)
+    return task_update(
+        task=task, data={"response_schema": version.schema}, user=user, note=f"restored from v{number}"
+    )
+
+
+def _next_schema_version(task: TaskConfig) -> int:
+    last = task.schema_versions.order_by("-number").values_list("number", flat=True).first()
+    return (last or 0) + 1
+
+
+def task_delete(*, task: TaskConfig, user: AbstractBaseUser | None = None) -> None:
+    if user is not None and user.is_authenticated:
+        task._history_user = user
+    task.delete()
+
+
+def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None
+
+
+# Assignments ----------------------------------------------------------------
+
+
+def assignment_create(*, agent: AgentConfig, task: TaskConfig) -> AgentTaskAssignment:
+    assignment = AgentTaskAssignment(agent=agent, task=task)
+    assignment.full_clean()
+    assignment.save()
+    return assignment
+
+
+def assignment_delete(*, assignment: AgentTaskAssignment) -> None:
+    assignment.delete()

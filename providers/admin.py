@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from providers.forms import SecretFieldsMixin
+from providers.models import LLMProvider, ValidationStatus
+from providers.services import provider_save
+
+BADGE_COLOURS = {
+    ValidationStatus.UNKNOWN: "#6b7280",
+    ValidationStatus.PENDING: "#b45309",
+    ValidationStatus.VALIDATING: "#2563eb",
+    ValidationStatus.VALID: "#15803d",
+    ValidationStatus.INVALID: "#b91c1c",
+    ValidationStatus.UNDECRYPTABLE: "#7c2d12",
+}
+
+
+def validation_badge(provider: LLMProvider) -> str:
+    colour = BADGE_COLOURS.get(provider.validation_status, "#6b7280")
+    return format_html(
+        '<span class="validation-badge" data-provider-id="{}" data-status="{}" '
+        'style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-size:11px">{}</span>',
+        provider.pk, provider.validation_status, colour, provider.get_validation_status_display(),
+    )
+
+
+class LLMProviderForm(SecretFieldsMixin, forms.ModelForm):
+    class Meta:
+        model = LLMProvider
+        fields = ("name", "provider_type", "base_url", "enabled")
+
+
+@admin.register(LLMProvider)
+class LLMProviderAdmin(SimpleHistoryAdmin):
+    form = LLMProviderForm
+    list_display = ("name", "provider_type", "kind", "status_badge", "key_hint", "enabled", "validated_at")
+    list_filter = ("provider_type", "validation_status", "enabled")
+    search_fields = ("name", "base_url")
+    readonly_fields = ("status_badge", "validation_error", "validated_at", "key_hint", "available_models", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "provider_type", "base_url", "enabled")}),
+        ("Credentials", {"fields": ("key_hint", "api_key", "clear_api_key")}),
+        ("Validation", {"fields": ("status_badge", "validation_error", "validated_at", "available_models")}),
+        ("Timestamps", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description="Validation", ordering="validation_status")
+    def status_badge(self, obj: LLMProvider) -> str:
+        return validation_badge(obj) if obj.pk else "-"
+
+    @admin.display(description="API key")
+    def key_hint(self, obj: LLMProvider) -> str:
+        return obj.api_key_hint or "—"
+
+    @admin.display(description="Output")
+    def kind(self, obj: LLMProvider) -> str:
+        if obj.is_offline:
+            return format_html('<strong class="synthetic-label" title="{}">SYNTHETIC (offline)</strong>',
+                               "PydanticAI TestModel: schema-valid made-up output, no network, no cost.")
+        return "live"
+
+    def save_model(self, request, obj: LLMProvider, form: LLMProviderForm, change: bool) -> None:
+        provider_save(provider=obj, changed_fields=form.changed_data, api_key=form.new_api_key(), user=request.user)

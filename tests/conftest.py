@@ -1,0 +1,110 @@
+"""The small named world every test can use (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from pydantic_ai import models as pydantic_ai_models
+
+# No test may reach a real LLM vendor.
+pydantic_ai_models.ALLOW_MODEL_REQUESTS = False
+
+# A key that must never show up anywhere but encrypted at rest.
+CANARY_KEY = "sk-canary-7f3a9c1e5b2d4f60a8e1c3b5d7f9ZQXW"
+CANARY_LAST4 = "ZQXW"
+
+APP_LABELS = ("providers", "agents_llm", "tradingagents")
+
+
+@pytest.fixture
+def canary_key() -> str:
+    return CANARY_KEY
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("root", "root@example.com", "root-pass-123")
+
+
+@pytest.fixture
+def editor(db) -> User:
+    """Staff with every model permission of our apps (add, change, delete, view)."""
+    user = User.objects.create_user("editor", "editor@example.com", "editor-pass-123", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=APP_LABELS))
+    return user
+
+
+@pytest.fixture
+def reader(db) -> User:
+    """Active staff user with view permissions only."""
+    user = User.objects.create_user("reader", "reader@example.com", "reader-pass-123", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=APP_LABELS, codename__startswith="view_")
+    )
+    return user
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """A deactivated account: it may not read anything."""
+    return User.objects.create_user("outsider", "outsider@example.com", "outsider-pass-123", is_active=False)
+
+
+@pytest.fixture
+def offline_provider(db):
+    from providers.services import provider_create
+
+    return provider_create(name="offline", provider_type="offline")
+
+
+@pytest.fixture
+def openai_provider(db):
+    from providers.services import provider_create
+
+    return provider_create(name="openai-main", provider_type="openai", api_key="sk-test-openai-key-0001")
+
+
+@pytest.fixture
+def simple_schema() -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "signal": {"type": "string", "enum": ["buy", "hold", "sell"]},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["signal", "confidence"],
+        "additionalProperties": False,
+    }
+
+
+@pytest.fixture
+def agent(db):
+    from agents_llm.services import agent_create
+
+    return agent_create(name="trader", display_name="Trader", role="trader", instructions="You trade.")
+
+
+@pytest.fixture
+def task(db, simple_schema):
+    from agents_llm.services import task_create
+
+    return task_create(
+        name="trade-signal",
+        description="Give a trade signal.",
+        prompt_template="Give a signal for {ticker}.",
+        response_schema=simple_schema,
+    )
+
+
+@pytest.fixture
+def offline_config(agent, offline_provider):
+    from agents_llm.services import llm_config_create
+
+    return llm_config_create(agent=agent, provider=offline_provider, model_name="offline")
+
+
+@pytest.fixture
+def assignment(agent, task):
+    from agents_llm.services import assignment_create
+
+    return assignment_create(agent=agent, task=task)

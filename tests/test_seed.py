@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from agents_llm.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig, TaskSchemaVersion
+from providers.models import LLMProvider
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed() -> str:
+    out = StringIO()
+    call_command("seed", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_creates_the_documented_roster_tasks_and_offline_configs(monkeypatch):
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY", "GOOGLE_API_KEY",
+                "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    output = _seed()
+
+    assert "Created 1 providers, 12 agents, 8 tasks, 12 assignments, 12 llm_configs." in output
+    assert list(LLMProvider.objects.values_list("name", "provider_type")) == [("offline", "offline")]
+    assert AgentConfig.objects.count() == 12
+    assert TaskConfig.objects.count() == 8
+    assert TaskSchemaVersion.objects.count() == 8
+    assert AgentTaskAssignment.objects.count() == 12
+    assert set(AgentLLMConfig.objects.values_list("provider__name", flat=True)) == {"offline"}
+    assert all(agent.instructions for agent in AgentConfig.objects.all())
+
+
+def test_a_second_seed_creates_nothing_and_says_so(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _seed()
+    before = [m.objects.count() for m in (LLMProvider, AgentConfig, TaskConfig, AgentTaskAssignment, AgentLLMConfig)]
+
+    output = _seed()
+
+    assert "Nothing to do" in output
+    after = [m.objects.count() for m in (LLMProvider, AgentConfig, TaskConfig, AgentTaskAssignment, AgentLLMConfig)]
+    assert after == before
+
+
+def test_seed_uses_a_vendor_key_from_the_environment_with_deep_models_for_managers(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-1234")
+    _seed()
+
+    openai = LLMProvider.objects.get(name="openai")
+    assert openai.provider_type == "openai"
+    assert openai.api_key_encrypted == ""  # the key stays in the environment
+    configs = dict(AgentLLMConfig.objects.values_list("agent__name", "model_name"))
+    assert configs["research_manager"] == "o3-mini"
+    assert configs["portfolio_manager"] == "o3-mini"
+    assert configs["market_analyst"] == "gpt-4o-mini"
+    trader = AgentLLMConfig.objects.get(agent__name="trader")
+    assert trader.provider == openai
+    assert trader.cost_per_1k_input_tokens > 0  # filled from the price catalog
