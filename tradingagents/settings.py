@@ -202,5 +202,3 @@ LOGGING = {
     },
 }
 
-# Django 6 makes https the default scheme of URL form fields; opt in now.
-FORMS_URLFIELD_ASSUME_HTTPS = True
