@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig, TaskSchemaVersion
 from agents_llm.output_schema import schema_errors
-from agents_llm.services import task_create, task_update
+from agents_llm.schema_versions import schema_diff, schema_text
+from agents_llm.services import task_create, task_restore_schema_version, task_update
+from agents_llm.widgets import SchemaField
 from providers.forms import SecretFieldsMixin
 from providers.services import secret_apply
 
@@ -101,9 +109,11 @@ class SchemaVersionInline(admin.TabularInline):
     model = TaskSchemaVersion
     extra = 0
     can_delete = False
-    fields = ("number", "created_by", "created_at", "note")
+    fields = ("number", "created_by", "created_at", "note", "changes")
     readonly_fields = fields
     ordering = ("-number",)
+    verbose_name = "schema version"
+    verbose_name_plural = "schema versions (newest first)"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -111,8 +121,18 @@ class SchemaVersionInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by")
 
+    @admin.display(description="Changes")
+    def changes(self, obj: TaskSchemaVersion) -> str:
+        url = reverse("admin:agents_llm_taskconfig_schema_version", args=[obj.task_id, obj.number])
+        return format_html('<a href="{}">diff with previous / restore</a>', url)
+
 
 class TaskConfigForm(forms.ModelForm):
+    response_schema = SchemaField(
+        label="Response schema",
+        help_text="The JSON Schema every answer must match. Build it with the cards, or edit the raw JSON.",
+    )
+
     class Meta:
         model = TaskConfig
         fields = ("name", "description", "prompt_template", "response_schema", "output_retries", "timeout_seconds", "enabled")
@@ -120,8 +140,10 @@ class TaskConfigForm(forms.ModelForm):
     def clean_response_schema(self):
         schema = self.cleaned_data.get("response_schema")
         errors = schema_errors(schema)
+        # The widget puts each error next to the card it concerns.
+        self.fields["response_schema"].widget.schema_errors = errors
         if errors:
-            raise forms.ValidationError([f"{e.path or '/'}: {e.msg}" for e in errors])
+            raise forms.ValidationError([str(e) for e in errors])
         return schema
 
 
@@ -151,20 +173,92 @@ class TaskConfigAdmin(SimpleHistoryAdmin):
         obj.pk = saved.pk
         obj.schema_version = saved.schema_version
 
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:task_id>/schema-versions/<int:number>/",
+                view(self.schema_version_view),
+                name="agents_llm_taskconfig_schema_version",
+            ),
+            path(
+                "<int:task_id>/schema-versions/<int:number>/restore/",
+                view(self.schema_restore_view),
+                name="agents_llm_taskconfig_schema_restore",
+            ),
+            *super().get_urls(),
+        ]
+
+    def schema_version_view(self, request: HttpRequest, task_id: int, number: int) -> HttpResponse:
+        """One version's schema and its diff with another (the previous one by default)."""
+        task = get_object_or_404(TaskConfig, pk=task_id)
+        if not self.has_view_or_change_permission(request, task):
+            raise PermissionDenied
+        versions = list(task.schema_versions.select_related("created_by").order_by("-number"))
+        by_number = {v.number: v for v in versions}
+        version = by_number.get(number)
+        if version is None:
+            raise Http404("No such schema version.")
+        against_number = request.GET.get("against", "")
+        if against_number.isdigit() and int(against_number) in by_number:
+            against = by_number[int(against_number)]
+        else:
+            against = by_number.get(max((n for n in by_number if n < number), default=-1))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{task.name}: schema version {number}",
+            "task": task,
+            "version": version,
+            "against": against,
+            "versions": versions,
+            "schema_text": schema_text(version.schema),
+            "diff": schema_diff(against.schema, version.schema) if against else [],
+            "is_current": number == task.schema_version,
+            "can_restore": self.has_change_permission(request, task) and number != task.schema_version,
+        }
+        return TemplateResponse(request, "agents_llm/schema_version.html", context)
+
+    def schema_restore_view(self, request: HttpRequest, task_id: int, number: int) -> HttpResponse:
+        task = get_object_or_404(TaskConfig, pk=task_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request, task):
+            raise PermissionDenied
+        if not task.schema_versions.filter(number=number).exists():
+            raise Http404("No such schema version.")
+        before = task.schema_version
+        task = task_restore_schema_version(task=task, number=number, user=request.user)
+        if task.schema_version == before:
+            self.message_user(request, f"Version {number} is the same as the current schema; nothing changed.", messages.INFO)
+        else:
+            self.message_user(request, f"Restored the schema of version {number} as version {task.schema_version}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:agents_llm_taskconfig_change", args=[task.pk]))
+
 
 @admin.register(TaskSchemaVersion)
 class TaskSchemaVersionAdmin(admin.ModelAdmin):
-    list_display = ("task", "number", "created_by", "created_at", "note")
+    list_display = ("task", "number", "created_by", "created_at", "note", "changes")
     list_filter = ("task",)
     list_select_related = ("task", "created_by")
     search_fields = ("task__name",)
-    readonly_fields = ("task", "number", "schema", "created_by", "created_at", "note")
+    fields = ("task", "number", "created_by", "created_at", "note", "changes", "pretty_schema")
+    readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Schema")
+    def pretty_schema(self, obj: TaskSchemaVersion) -> str:
+        return format_html('<pre class="sb-preview">{}</pre>', schema_text(obj.schema))
+
+    @admin.display(description="Changes")
+    def changes(self, obj: TaskSchemaVersion) -> str:
+        url = reverse("admin:agents_llm_taskconfig_schema_version", args=[obj.task_id, obj.number])
+        return format_html('<a href="{}">diff / restore</a>', url)
 
 
 @admin.register(AgentTaskAssignment)
@@ -173,3 +267,5 @@ class AgentTaskAssignmentAdmin(admin.ModelAdmin):
     list_filter = ("task", "agent__role")
     search_fields = ("agent__name", "task__name")
     list_select_related = ("agent", "task")
+
+from agents_llm import admin_runs  # noqa: E402,F401 - registers the runs admin

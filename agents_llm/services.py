@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents_llm.models import (
@@ -228,3 +229,37 @@ def assignment_create(*, agent: AgentConfig, task: TaskConfig) -> AgentTaskAssig
 
 def assignment_delete(*, assignment: AgentTaskAssignment) -> None:
     assignment.delete()
+
+
+# Bulk -----------------------------------------------------------------------------
+
+
+class BulkApplyError(Exception):
+    """Nothing was applied. `errors` maps each failing agent's name to its field errors."""
+
+    def __init__(self, errors: dict[str, dict[str, list[str]]]) -> None:
+        self.errors = errors
+        super().__init__(f"{len(errors)} agent(s) rejected the config")
+
+
+@transaction.atomic
+def llm_config_bulk_apply(
+    *,
+    agents: list[AgentConfig],
+    data: dict[str, Any],
+    api_key: str | None = None,
+    user: AbstractBaseUser | None = None,
+) -> list[tuple[AgentLLMConfig, bool]]:
+    """Upsert the same primary config on every agent: all or nothing. Every agent is
+    tried, so the caller learns all the errors at once. Returns [(config, created)]."""
+    results: list[tuple[AgentLLMConfig, bool]] = []
+    errors: dict[str, dict[str, list[str]]] = {}
+    for agent in agents:
+        try:
+            with transaction.atomic():
+                results.append(llm_config_upsert_primary(agent=agent, data=dict(data), api_key=api_key, user=user))
+        except ValidationError as exc:
+            errors[agent.name] = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    if errors:
+        raise BulkApplyError(errors)
+    return results

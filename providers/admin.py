@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from providers.forms import SecretFieldsMixin
 from providers.models import LLMProvider, ValidationStatus
-from providers.services import provider_save
+from providers.services import provider_request_validation, provider_save
 
 BADGE_COLOURS = {
     ValidationStatus.UNKNOWN: "#6b7280",
@@ -47,6 +51,42 @@ class LLMProviderAdmin(SimpleHistoryAdmin):
         ("Validation", {"fields": ("status_badge", "validation_error", "validated_at", "available_models")}),
         ("Timestamps", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    actions = ("validate_now",)
+
+    @admin.action(description="Validate now", permissions=("change",))
+    def validate_now(self, request: HttpRequest, queryset) -> None:
+        for provider in queryset:
+            provider_request_validation(provider=provider, user=request.user)
+        self.message_user(request, f"Queued a check of {len(queryset)} provider(s); the badge updates when it is done.")
+
+    def get_urls(self):
+        return [
+            path("<int:provider_id>/validate/", self.admin_site.admin_view(self.validate_view),
+                 name="providers_llmprovider_validate"),
+            *super().get_urls(),
+        ]
+
+    def validate_view(self, request: HttpRequest, provider_id: int):
+        """The change page's "Validate now" button (POST)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        provider = get_object_or_404(LLMProvider, pk=provider_id)
+        if not self.has_change_permission(request, provider):
+            raise PermissionDenied
+        provider_request_validation(provider=provider, user=request.user)
+        self.message_user(request, f"Queued a check of {provider.name}; the badge updates when it is done.", messages.INFO)
+        return HttpResponseRedirect(reverse("admin:providers_llmprovider_change", args=[provider.pk]))
+
+    def _live_context(self, extra_context: dict | None) -> dict:
+        # The live badge script (static/live/) colours badges like validation_badge() does.
+        return {**(extra_context or {}), "badge_colours": {str(k): v for k, v in BADGE_COLOURS.items()}}
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, self._live_context(extra_context))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, self._live_context(extra_context))
 
     @admin.display(description="Validation", ordering="validation_status")
     def status_badge(self, obj: LLMProvider) -> str:

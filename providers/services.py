@@ -178,3 +178,16 @@ def secrets_rotate() -> dict[str, int]:
             model.objects.filter(pk=row.pk).update(api_key_encrypted=token)
             counts["rotated"] += 1
     return counts
+
+
+@transaction.atomic
+def provider_request_validation(*, provider: LLMProvider, user: AbstractBaseUser | None = None) -> LLMProvider:
+    """Ask for a fresh background check (API `POST providers/{id}/validate`)."""
+    provider = LLMProvider.objects.select_for_update().get(pk=provider.pk)
+    if not provider.is_offline:
+        provider.validation_status = ValidationStatus.PENDING
+        provider.validation_error = ""
+        _with_history_user(provider, user)
+        provider.save(update_fields=["validation_status", "validation_error", "updated_at"])
+    provider_enqueue_validation(provider=provider)
+    return provider

@@ -82,8 +82,12 @@ def test_no_admin_page_shows_the_canary_key_only_its_hint(saved_with_canary, cli
     assert 'type="password"' in change_page
 
 
-def test_the_audit_trail_records_changes_without_the_secret(saved_with_canary, superuser):
+def test_the_audit_trail_records_changes_without_the_secret(saved_with_canary, superuser, client):
     provider, config = saved_with_canary
+    history_page = client.get(f"/admin/providers/llmprovider/{provider.pk}/history/").content.decode()
+    assert "https://api.openai.com/v1" in history_page  # the change, before → after
+    assert "root" in history_page  # who
+    assert CANARY_KEY not in history_page
 
     records = list(provider.history.all())
     assert len(records) == 2

@@ -15,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from tradingagents.consumers import EventsConsumer  # noqa: E402
+from tradingagents.worker import start_embedded_worker_if_serving  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -26,3 +27,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Embedded mode (StubBroker): this server process also runs the Dramatiq worker.
+start_embedded_worker_if_serving()

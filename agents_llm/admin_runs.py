@@ -1,0 +1,202 @@
+"""Admin for runs: the list, a readable run page, "Run again", and the form behind
+the agent page's "Run" button. Runs are written by the runner only, so they are
+read-only here."""
+
+from __future__ import annotations
+
+import json
+import string
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from agents_llm.models import AgentConfig, AgentRun, RunStatus, TaskConfig
+from agents_llm.runner import run_create, run_execute
+
+
+def _pretty(value: Any) -> str:
+    if value in (None, "", [], {}):
+        return "—"
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>',
+                       json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@admin.register(AgentRun)
+class AgentRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id", "status_badge", "agent", "task", "answered_by", "tokens", "cost_display", "latency",
+        "created_at",
+    )
+    list_filter = ("status", "synthetic", "agent", "task", ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("agent", "task", "provider")
+    search_fields = ("=id", "agent__name", "task__name", "model_name", "error")
+    date_hierarchy = "created_at"
+    actions = ("run_again",)
+    fieldsets = (
+        (None, {"fields": ("status_badge", "agent", "task", "answered_by", "schema_version", "created_by")}),
+        ("Input", {"fields": ("input_pretty", "prompt")}),
+        ("Result", {"fields": ("output_pretty", "error", "attempts_table")}),
+        ("Usage", {"fields": ("input_tokens", "output_tokens", "requests", "cost_display", "cost_note", "latency")}),
+        ("Times", {"fields": ("created_at", "started_at", "finished_at")}),
+    )
+    readonly_fields = (
+        "status_badge", "agent", "task", "answered_by", "schema_version", "created_by", "input_pretty",
+        "prompt", "output_pretty", "error", "attempts_table", "input_tokens", "output_tokens", "requests",
+        "cost_display", "cost_note", "latency", "created_at", "started_at", "finished_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AgentRun | None = None) -> bool:
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, run: AgentRun) -> str:
+        colours = {
+            RunStatus.SUCCEEDED: "#2e7d32", RunStatus.FAILED: "#c62828",
+            RunStatus.RUNNING: "#1565c0", RunStatus.QUEUED: "#6d6d6d",
+        }
+        return format_html('<strong style="color: {}">{}</strong>', colours.get(run.status, "inherit"),
+                           run.get_status_display())
+
+    @admin.display(description="Model", ordering="model_name")
+    def answered_by(self, run: AgentRun) -> str:
+        if not run.model_name:
+            return "—"
+        provider = run.provider.name if run.provider else "?"
+        if run.synthetic:
+            return format_html("{}/{} <em>(synthetic, offline)</em>", provider, run.model_name)
+        return f"{provider}/{run.model_name}"
+
+    @admin.display(description="Tokens in/out", ordering="input_tokens")
+    def tokens(self, run: AgentRun) -> str:
+        return f"{run.input_tokens} / {run.output_tokens}"
+
+    @admin.display(description="Cost (USD)", ordering="cost")
+    def cost_display(self, run: AgentRun) -> str:
+        if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return "—"
+        if run.cost is None:
+            return format_html('<span title="{}">unknown</span>', run.cost_note)
+        return format_html('<span title="{}">{}</span>', run.cost_note, f"{run.cost.normalize():f}")
+
+    @admin.display(description="Latency", ordering="latency_ms")
+    def latency(self, run: AgentRun) -> str:
+        return "—" if run.latency_ms is None else f"{run.latency_ms} ms"
+
+    @admin.display(description="Input")
+    def input_pretty(self, run: AgentRun) -> str:
+        return _pretty(run.input)
+
+    @admin.display(description="Output")
+    def output_pretty(self, run: AgentRun) -> str:
+        return _pretty(run.output)
+
+    @admin.display(description="Attempts")
+    def attempts_table(self, run: AgentRun) -> str:
+        if not run.attempts:
+            return "—"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
+            (
+                (n, a.get("provider", ""), a.get("model", ""), a.get("error_class") or "answered",
+                 a.get("message", ""), a.get("input_tokens", 0), a.get("output_tokens", 0))
+                for n, a in enumerate(run.attempts, start=1)
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>#</th><th>Model</th><th>Outcome</th><th>Message</th><th>Tokens in/out</th>"
+            "</tr></thead><tbody>{}</tbody></table>", rows,
+        )
+
+    @admin.action(description="Run again with the same input", permissions=["add_run"])
+    def run_again(self, request: HttpRequest, queryset: QuerySet[AgentRun]) -> None:
+        started = 0
+        for run in queryset.select_related("agent", "task"):
+            try:
+                run_create(agent=run.agent, task=run.task, input=run.input, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"Run {run.pk}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            started += 1
+        if started:
+            self.message_user(request, f"Queued {started} new run(s).", messages.SUCCESS)
+
+    def has_add_run_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("agents_llm.add_agentrun")
+
+    # The "Run" button of the agent page ---------------------------------------
+
+    def get_urls(self):
+        start = path("start/<int:agent_id>/", self.admin_site.admin_view(self.start_view),
+                     name="agents_llm_agentrun_start")
+        return [start, *super().get_urls()]
+
+    def start_view(self, request: HttpRequest, agent_id: int) -> HttpResponse:
+        if not self.has_add_run_permission(request):
+            raise PermissionDenied
+        agent = get_object_or_404(AgentConfig, pk=agent_id)
+        form = StartRunForm(request.POST or None, agent=agent)
+        if request.method == "POST" and form.is_valid():
+            try:
+                run = run_create(
+                    agent=agent, task=form.cleaned_data["task"], input=form.cleaned_data["input"],
+                    user=request.user, enqueue=not form.cleaned_data["wait"],
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                if form.cleaned_data["wait"]:
+                    run = run_execute(run_id=run.pk)
+                    level = messages.SUCCESS if run.status == RunStatus.SUCCEEDED else messages.ERROR
+                    self.message_user(request, f"Run {run.pk} {run.status}.", level)
+                else:
+                    self.message_user(request, f"Run {run.pk} queued.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:agents_llm_agentrun_change", args=[run.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Run {agent}",
+            "agent": agent,
+            "form": form,
+            "opts": self.model._meta,
+            "agent_opts": AgentConfig._meta,
+            "placeholders": form.placeholders,
+        }
+        return TemplateResponse(request, "admin/agents_llm/agentrun/start_run.html", context)
+
+
+class StartRunForm(forms.Form):
+    task = forms.ModelChoiceField(queryset=TaskConfig.objects.none())
+    input = forms.JSONField(
+        initial=dict, widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        help_text="A JSON object with a value for each {placeholder} of the task's prompt.",
+    )
+    wait = forms.BooleanField(
+        required=False, initial=True, label="Run now and wait for the answer",
+        help_text="Unticked, the run is queued for a background worker.",
+    )
+
+    def __init__(self, *args: Any, agent: AgentConfig, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tasks = TaskConfig.objects.filter(assignments__agent=agent, enabled=True).order_by("name")
+        self.fields["task"].queryset = tasks
+        self.placeholders = {
+            t.name: sorted({name for _, name, _, _ in string.Formatter().parse(t.prompt_template) if name})
+            for t in tasks
+        }
+
+    def clean_input(self) -> dict[str, Any]:
+        value = self.cleaned_data["input"]
+        if not isinstance(value, dict):
+            raise forms.ValidationError("The input must be a JSON object.")
+        return value

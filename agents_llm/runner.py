@@ -1,0 +1,337 @@
+"""Running an agent on a task: `run_create` stores a queued run, `run_execute` runs it.
+
+The model calls of every run in a process go through one event loop on its own thread,
+so the HTTP clients shared per provider credential (providers.backends) are always
+used from the loop they belong to, whichever worker thread executes the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import string
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from pydantic_ai import capture_run_messages
+from pydantic_ai.messages import ModelResponse
+from pydantic_ai.usage import RunUsage
+
+from agents_llm import output_schema, registry
+from agents_llm.models import AgentConfig, AgentRun, AgentTaskAssignment, RunStatus, TaskConfig
+from agents_llm.selectors import agent_llm_configs
+from providers import catalog
+from tradingagents import events
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 500  # characters of an error message kept on an attempt
+COST_PLACES = Decimal("0.00000001")
+
+
+# Creating -------------------------------------------------------------------
+
+
+def render_prompt(template: str, data: dict[str, Any]) -> str:
+    """Fill the task's `{placeholders}` from the run input. Raises ValidationError on
+    the "input" field naming what is missing."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValidationError({"input": f"The task's prompt template cannot be filled: {exc}."}) from None
+    missing = sorted({n.split(".")[0].split("[")[0] for n in names} - set(data))
+    if missing:
+        listed = ", ".join(f"'{n}'" for n in missing)
+        raise ValidationError({"input": f"Missing value for placeholder {listed} of the task's prompt template."})
+    try:
+        return template.format_map(data)
+    except (IndexError, KeyError, ValueError, AttributeError) as exc:
+        raise ValidationError({"input": f"The task's prompt template cannot be filled: {exc!r}."}) from None
+
+
+def run_create(
+    *,
+    agent: AgentConfig,
+    task: TaskConfig,
+    input: dict[str, Any],
+    user: AbstractBaseUser | None = None,
+    enqueue: bool = True,
+) -> AgentRun:
+    """Store a queued run of `agent` on `task` and, when `enqueue`, send it to a worker
+    once the transaction commits. Nothing is stored when the input does not fit."""
+    if not isinstance(input, dict):
+        raise ValidationError({"input": "The input must be a JSON object."})
+    if not agent.enabled:
+        raise ValidationError({"agent": f"Agent '{agent.name}' is disabled."})
+    if not task.enabled:
+        raise ValidationError({"task": f"Task '{task.name}' is disabled."})
+    if not AgentTaskAssignment.objects.filter(agent=agent, task=task).exists():
+        raise ValidationError({"task": f"Agent '{agent.name}' is not assigned to task '{task.name}'."})
+    prompt = render_prompt(task.prompt_template, input)
+    run = AgentRun(
+        agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.QUEUED,
+        schema_version=task.schema_version,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    with transaction.atomic():
+        run.save()
+        events.publish("runs", "run.queued", run.pk, run_event_data(run))
+        if enqueue:
+            run_id = run.pk
+            transaction.on_commit(lambda: _send(run_id))
+    return run
+
+
+def _send(run_id: int) -> None:
+    from agents_llm.tasks import execute_run
+
+    try:
+        execute_run.send(run_id)
+    except Exception as exc:  # broker down: the run stays queued, visible in the admin
+        logger.warning("could not enqueue run %s (%s); it stays queued", run_id, type(exc).__name__)
+
+
+def run_event_data(run: AgentRun, *, provider_name: str = "") -> dict[str, Any]:
+    """What a run event says. Never a secret: names, counts and the run's own error."""
+    return {
+        "id": run.pk,
+        "agent": run.agent.name,
+        "task": run.task.name,
+        "status": run.status,
+        "model_name": run.model_name,
+        "provider": provider_name,
+        "input_tokens": run.input_tokens,
+        "output_tokens": run.output_tokens,
+        "cost": None if run.cost is None else str(run.cost),
+        "synthetic": run.synthetic,
+        "error": run.error,
+    }
+
+
+# Executing ------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    provider: str
+    model: str
+    error_class: str = ""
+    message: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider, "model": self.model, "error_class": self.error_class,
+            "message": self.message, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+        }
+
+
+@dataclass
+class Outcome:
+    attempts: list[Attempt] = field(default_factory=list)
+    # (link, input tokens, output tokens) of every model response, for cost.
+    responses: list[tuple[registry.Link, int, int]] = field(default_factory=list)
+    requests: int = 0
+    output: Any = None
+    answered_by: registry.Link | None = None
+    error: str = ""
+    # The providers of this run's configs, fresh from the database, by id.
+    providers: dict[int, Any] = field(default_factory=dict)
+
+
+def run_execute(*, run_id: int) -> AgentRun:
+    """Claim a queued run and execute it. A run someone else claimed is returned as it is."""
+    claimed = AgentRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=timezone.now()
+    )
+    run = AgentRun.objects.select_related("agent", "task").get(pk=run_id)
+    if not claimed:
+        return run
+    events.publish("runs", "run.started", run.pk, run_event_data(run))
+    started = time.perf_counter()
+    try:
+        outcome = _execute(run)
+    except Exception as exc:  # a bug must not leave the run 'running' for ever
+        logger.exception("run %s failed unexpectedly", run_id)
+        outcome = Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    _store(run, outcome, latency_ms)
+    provider_name = outcome.answered_by.provider_name if outcome.answered_by else ""
+    events.publish("runs", "run.finished", run.pk, run_event_data(run, provider_name=provider_name))
+    return run
+
+
+def _execute(run: AgentRun) -> Outcome:
+    configs = list(agent_llm_configs(run.agent, enabled_only=True))
+    if not configs:
+        return Outcome(error=f"Agent '{run.agent.name}' has no enabled LLM config.")
+    try:
+        runtime = registry.get_or_create(run.agent, run.task, configs=configs)
+    except output_schema.OutputSchemaError as exc:
+        return Outcome(error=_short(f"The task's output schema is not usable: {exc}"))
+    run.schema_version = run.task.schema_version
+    outcome = Outcome(providers={
+        p.pk: p for c in configs for p in (c.provider, c.fallback_provider) if p is not None
+    })
+    _loop.run(_execute_chain(runtime, run.prompt, outcome, timeout=run.task.timeout_seconds))
+    return outcome
+
+
+async def _execute_chain(runtime: registry.RuntimeAgent, prompt: str, outcome: Outcome, *, timeout: float) -> None:
+    """Try each model of the chain in turn until one gives a valid answer. Every try is
+    kept on `outcome`, also when the task's timeout cuts the chain short."""
+    link: registry.Link | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            for link in runtime.chain:
+                if link.model is None:
+                    error_class, message = link.error or ("Unavailable", "The model could not be built.")
+                    outcome.attempts.append(Attempt(link.provider_name, link.model_name, error_class, message))
+                    continue
+                if await _attempt(runtime, link, prompt, outcome):
+                    return
+    except TimeoutError:
+        outcome.attempts.append(Attempt(
+            link.provider_name if link else "", link.model_name if link else "", "RunTimeout",
+            f"The run exceeded the task's timeout of {timeout:g} s.",
+        ))
+    tried = len(outcome.attempts)
+    last = outcome.attempts[-1] if outcome.attempts else None
+    outcome.error = (
+        f"All {tried} model(s) failed; the last one said {last.error_class}: {last.message}"
+        if last else "The agent has no model to run."
+    )
+
+
+async def _attempt(runtime: registry.RuntimeAgent, link: registry.Link, prompt: str, outcome: Outcome) -> bool:
+    usage = RunUsage()
+    with capture_run_messages() as messages:
+        try:
+            result = await runtime.agent.run(prompt, model=link.model, usage=usage)
+        except asyncio.CancelledError:  # the task's timeout: the caller records it
+            _count(link, messages, usage, outcome)
+            raise
+        except Exception as exc:  # any failure of this model moves on to the next one
+            tokens_in, tokens_out = _count(link, messages, usage, outcome)
+            outcome.attempts.append(Attempt(
+                link.provider_name, link.model_name, type(exc).__name__, _short(link.redact(str(exc))),
+                tokens_in, tokens_out,
+            ))
+            return False
+    tokens_in, tokens_out = _count(link, messages, usage, outcome)
+    outcome.attempts.append(Attempt(link.provider_name, link.model_name, "", "answered", tokens_in, tokens_out))
+    outcome.output = dict(result.output)
+    outcome.answered_by = link
+    return True
+
+
+def _count(link: registry.Link, messages: list[Any], usage: RunUsage, outcome: Outcome) -> tuple[int, int]:
+    tokens_in = tokens_out = 0
+    for message in messages:
+        if isinstance(message, ModelResponse):
+            tokens_in += message.usage.input_tokens
+            tokens_out += message.usage.output_tokens
+            outcome.responses.append((link, message.usage.input_tokens, message.usage.output_tokens))
+    outcome.requests += usage.requests
+    return tokens_in, tokens_out
+
+
+def _short(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
+    link = outcome.answered_by
+    run.status = RunStatus.SUCCEEDED if link is not None else RunStatus.FAILED
+    run.output = outcome.output if link is not None else None
+    run.error = "" if link is not None else outcome.error
+    run.attempts = [a.as_dict() for a in outcome.attempts]
+    run.provider = outcome.providers.get(link.provider_id) if link is not None else None
+    run.model_name = link.model_name if link is not None else ""
+    run.synthetic = bool(link is not None and link.synthetic)
+    run.input_tokens = sum(tokens_in for _, tokens_in, _ in outcome.responses)
+    run.output_tokens = sum(tokens_out for _, _, tokens_out in outcome.responses)
+    run.requests = outcome.requests
+    run.cost, run.cost_note = run_cost(outcome.responses)
+    run.latency_ms = latency_ms
+    run.finished_at = timezone.now()
+    run.save(update_fields=[
+        "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "input_tokens",
+        "output_tokens", "requests", "cost", "cost_note", "latency_ms", "finished_at", "schema_version",
+    ])
+
+
+def run_cost(responses: list[tuple[registry.Link, int, int]]) -> tuple[Decimal | None, str]:
+    """Cost of every model response of a run: the config's explicit per-1k prices when
+    set, else the price catalog's, else unknown (None) with the reason."""
+    if not responses:
+        return Decimal(0), "No model returned a response, so nothing was billed."
+    total = Decimal(0)
+    unknown: list[str] = []
+    sources: set[str] = set()
+    for link, tokens_in, tokens_out in responses:
+        if link.synthetic:
+            sources.add("offline")
+            continue
+        if link.price_in_per_1k is not None and link.price_out_per_1k is not None:
+            total += (Decimal(tokens_in) * link.price_in_per_1k + Decimal(tokens_out) * link.price_out_per_1k) / 1000
+            sources.add("config")
+            continue
+        price = catalog.cost_of(link.provider_type, link.model_name, tokens_in, tokens_out)
+        if price is None:
+            unknown.append(f"'{link.model_name}' on '{link.provider_name}'")
+            continue
+        total += price
+        sources.add("catalog")
+    if unknown:
+        names = ", ".join(sorted(set(unknown)))
+        return None, _short(
+            f"Unknown price for {names}: the price catalog does not list it; set per-1k prices on the LLM config."
+        )
+    if sources == {"offline"}:
+        return Decimal(0), "Offline provider: synthetic output, no cost."
+    notes = {"config": "the LLM config's per-1k prices", "catalog": "the price catalog", "offline": "offline (free)"}
+    return total.quantize(COST_PLACES), "From " + " and ".join(notes[s] for s in sorted(sources)) + "."
+
+
+# The event loop all model calls run on ---------------------------------------
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure()).result()
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None and self._pid == os.getpid():
+            return loop
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                from providers.backends import clear_client_cache
+
+                # A forked child has neither the thread nor usable connections of its parent.
+                clear_client_cache()
+                registry.registry.clear()
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop.run_forever, name="agent-runs-loop", daemon=True).start()
+            return self._loop
+
+
+_loop = _LoopThread()

@@ -1,0 +1,84 @@
+"""Live events for agents, tasks and LLM configs (topics `agents`, `tasks`,
+`llm_configs`). Runs are published by the runtime as `run.*` events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
+
+from agents_llm.models import AgentConfig, AgentLLMConfig, TaskConfig
+from tradingagents.events import publish
+
+
+def agent_event_data(agent: AgentConfig) -> dict[str, Any]:
+    return {
+        "id": agent.pk,
+        "name": agent.name,
+        "display_name": agent.display_name,
+        "role": agent.role,
+        "enabled": agent.enabled,
+        "updated_at": agent.updated_at,
+    }
+
+
+def task_event_data(task: TaskConfig) -> dict[str, Any]:
+    return {
+        "id": task.pk,
+        "name": task.name,
+        "description": task.description,
+        "schema_version": task.schema_version,
+        "enabled": task.enabled,
+        "updated_at": task.updated_at,
+    }
+
+
+def llm_config_event_data(config: AgentLLMConfig) -> dict[str, Any]:
+    # Explicit fields: never the encrypted key, only its last 4 characters.
+    return {
+        "id": config.pk,
+        "agent_id": config.agent_id,
+        "provider_id": config.provider_id,
+        "model_name": config.model_name,
+        "priority": config.priority,
+        "enabled": config.enabled,
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+        "top_p": config.top_p,
+        "fallback_provider_id": config.fallback_provider_id,
+        "fallback_model": config.fallback_model,
+        "has_api_key": config.has_api_key,
+        "api_key_hint": config.api_key_hint,
+        "updated_at": config.updated_at,
+    }
+
+
+TOPIC_OF: dict[type[Model], tuple[str, Any]] = {
+    AgentConfig: ("agents", agent_event_data),
+    TaskConfig: ("tasks", task_event_data),
+    AgentLLMConfig: ("llm_configs", llm_config_event_data),
+}
+
+
+def saved(sender: type[Model], instance: Model, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if raw:
+        return
+    topic, data = TOPIC_OF[sender]
+    publish(topic, "created" if created else "updated", instance.pk, data(instance))
+
+
+def deleted(sender: type[Model], instance: Model, **kwargs: Any) -> None:
+    topic, _ = TOPIC_OF[sender]
+    data: dict[str, Any] = {"id": instance.pk}
+    if isinstance(instance, AgentLLMConfig):
+        data["agent_id"] = instance.agent_id
+    else:
+        data["name"] = instance.name
+    publish(topic, "deleted", instance.pk, data)
+
+
+def connect() -> None:
+    for model in TOPIC_OF:
+        post_save.connect(saved, sender=model, dispatch_uid=f"agents_llm.events.saved.{model.__name__}")
+        post_delete.connect(deleted, sender=model, dispatch_uid=f"agents_llm.events.deleted.{model.__name__}")

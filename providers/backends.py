@@ -1,0 +1,308 @@
+"""Build PydanticAI models from provider rows.
+
+Every model gets its key explicitly (never read from the environment by the SDK), the
+provider's `base_url`, a request timeout and SDK retries off: moving on after a
+failure is the runner's fallback chain's job, not the SDK's.
+
+One SDK client (and so one HTTP connection pool) is kept per provider credential —
+provider row, type, endpoint and key — and shared by every agent and run that uses
+it. The clients are async and must be used from one event loop: the runner drives all
+model calls on its own loop thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from pydantic_ai.models import Model
+from pydantic_ai.providers import Provider
+from pydantic_ai.settings import ModelSettings
+
+from providers.catalog import ProviderType, type_info
+from providers.models import LLMProvider
+
+# Provider credentials kept alive at once; more than a deployment has providers × keys.
+CLIENT_CACHE_SIZE = 128
+
+
+class MissingApiKey(Exception):
+    """A provider type that needs a key has none anywhere. The message names where to put one."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    provider_id: int | None
+    provider_type: str
+    base_url: str
+    key_digest: str  # sha256 of the key: the cache never holds the key as a dict key
+
+
+def endpoint(provider: LLMProvider) -> str:
+    """The base URL a provider's calls go to."""
+    return (provider.base_url or type_info(provider.provider_type).default_base_url).rstrip("/")
+
+
+def request_settings(
+    *, temperature: float | None = None, max_tokens: int | None = None, top_p: float | None = None
+) -> ModelSettings:
+    """Model settings for one config, with the request deadline."""
+    result: ModelSettings = {"request_timeout": settings.LLM_REQUEST_TIMEOUT_SECONDS}
+    if temperature is not None:
+        result["temperature"] = temperature
+    if max_tokens:
+        result["max_tokens"] = max_tokens
+    if top_p is not None:
+        result["top_p"] = top_p
+    return result
+
+
+def build_model(
+    *,
+    provider: LLMProvider,
+    model_name: str,
+    api_key: str | None,
+    model_settings: ModelSettings | None = None,
+    offline_output: dict[str, Any] | None = None,
+) -> Model:
+    """A PydanticAI model for `model_name` on `provider`, with `api_key` (already
+    resolved by `providers.selectors.resolve_api_key`). Raises MissingApiKey when the
+    type needs a key and there is none. `offline_output` is what the offline model
+    answers (a schema-valid example)."""
+    if provider.provider_type == ProviderType.OFFLINE:
+        from pydantic_ai.models.test import TestModel
+
+        return TestModel(
+            custom_output_args=offline_output, model_name=model_name or "offline", settings=model_settings
+        )
+    info = type_info(provider.provider_type)
+    if info.needs_key and not api_key:
+        raise MissingApiKey(
+            f"No API key for provider '{provider.name}' ({provider.provider_type}): set one on the "
+            f"provider or the agent's LLM config, or in the environment variable {info.env_var}."
+        )
+    sdk_provider = provider_for(provider, api_key)
+    if provider.provider_type in _RETRIES_PER_REQUEST:
+        model_settings = {**(model_settings or {}), "max_retries": 0}
+    return _MODEL_BUILDERS[provider.provider_type](model_name, sdk_provider, model_settings)
+
+
+# SDKs whose client we cannot build with retries off: PydanticAI turns them off per
+# request. (Setting it for the others would copy their client on every request.)
+_RETRIES_PER_REQUEST = {ProviderType.GOOGLE, ProviderType.MISTRAL}
+
+
+_clients: OrderedDict[Credential, Provider[Any]] = OrderedDict()
+_clients_lock = threading.Lock()
+
+
+def provider_for(provider: LLMProvider, api_key: str | None) -> Provider[Any]:
+    """The shared PydanticAI provider (SDK client + HTTP client) for one credential."""
+    credential = Credential(
+        provider.pk,
+        provider.provider_type,
+        endpoint(provider),
+        hashlib.sha256((api_key or "").encode()).hexdigest(),
+    )
+    with _clients_lock:
+        cached = _clients.get(credential)
+        if cached is not None:
+            _clients.move_to_end(credential)
+            return cached
+        # Built under the lock: building is cheap (no I/O) and two clients for one
+        # credential are exactly what this cache is for avoiding.
+        built = _PROVIDER_BUILDERS[provider.provider_type](credential.base_url, api_key or None, provider)
+        _clients[credential] = built
+        while len(_clients) > CLIENT_CACHE_SIZE:
+            _clients.popitem(last=False)
+        return built
+
+
+def cached_client_count() -> int:
+    return len(_clients)
+
+
+def clear_client_cache() -> None:
+    with _clients_lock:
+        _clients.clear()
+
+
+# Providers ------------------------------------------------------------------
+
+
+def _timeout() -> float:
+    return settings.LLM_REQUEST_TIMEOUT_SECONDS
+
+
+def _httpx2_client():
+    from pydantic_ai._http import create_async_httpx2_client
+
+    return create_async_httpx2_client(timeout=_timeout())
+
+
+def _openai_client(base_url: str, api_key: str | None):
+    from openai import AsyncOpenAI
+
+    # A placeholder where no key is needed (local servers): the SDK insists on one
+    # and would otherwise read OPENAI_API_KEY, sending an OpenAI key elsewhere.
+    return AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key or "no-key",
+        http_client=_httpx2_client(),
+        max_retries=0,
+        timeout=_timeout(),
+    )
+
+
+def _openai_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    return OpenAIProvider(openai_client=_openai_client(base_url, api_key))
+
+
+def _deepseek_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from pydantic_ai.providers.deepseek import DeepSeekProvider
+
+    return DeepSeekProvider(openai_client=_openai_client(base_url, api_key))
+
+
+def _openrouter_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from pydantic_ai.providers.openrouter import OpenRouterProvider
+
+    return OpenRouterProvider(openai_client=_openai_client(base_url, api_key))
+
+
+def _ollama_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from pydantic_ai.providers.ollama import OllamaProvider
+
+    return OllamaProvider(openai_client=_openai_client(base_url, api_key))
+
+
+def _xai_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    # xAI's native provider needs the gRPC SDK; its OpenAI-compatible endpoint needs nothing more.
+    from pydantic_ai.profiles.grok import grok_model_profile
+    from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
+
+    return OpenAICompatibleProvider("xai", openai_client=_openai_client(base_url, api_key), profile=grok_model_profile)
+
+
+def _compatible_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
+
+    return OpenAICompatibleProvider(provider.name, openai_client=_openai_client(base_url, api_key))
+
+
+def _anthropic_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from anthropic import AsyncAnthropic
+    from pydantic_ai.providers.anthropic import AnthropicProvider
+
+    client = AsyncAnthropic(
+        api_key=api_key, base_url=base_url, http_client=_httpx2_client(), max_retries=0, timeout=_timeout()
+    )
+    return AnthropicProvider(anthropic_client=client)
+
+
+def _google_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from pydantic_ai.providers.google import GoogleProvider
+
+    # google-genai does not retry unless told to.
+    return GoogleProvider(api_key=api_key, base_url=base_url, http_client=_httpx2_client())
+
+
+def _groq_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    import httpx
+    from groq import AsyncGroq
+    from pydantic_ai.providers.groq import GroqProvider
+
+    # The Groq SDK appends /openai/v1 itself; the catalog's endpoint is the OpenAI-compatible one.
+    root = base_url.removesuffix("/openai/v1")
+    client = AsyncGroq(
+        api_key=api_key, base_url=root, http_client=httpx.AsyncClient(timeout=_timeout()),
+        max_retries=0, timeout=_timeout(),
+    )
+    return GroqProvider(groq_client=client)
+
+
+def _mistral_provider(base_url: str, api_key: str | None, provider: LLMProvider) -> Provider[Any]:
+    from pydantic_ai.providers.mistral import MistralProvider
+
+    # The Mistral SDK's server URL has no /v1 (it adds it per path).
+    return MistralProvider(api_key=api_key, base_url=base_url.removesuffix("/v1"), http_client=_httpx2_client())
+
+
+_PROVIDER_BUILDERS: dict[str, Callable[[str, str | None, LLMProvider], Provider[Any]]] = {
+    ProviderType.OPENAI: _openai_provider,
+    ProviderType.ANTHROPIC: _anthropic_provider,
+    ProviderType.DEEPSEEK: _deepseek_provider,
+    ProviderType.XAI: _xai_provider,
+    ProviderType.GOOGLE: _google_provider,
+    ProviderType.GROQ: _groq_provider,
+    ProviderType.MISTRAL: _mistral_provider,
+    ProviderType.OPENROUTER: _openrouter_provider,
+    ProviderType.OLLAMA: _ollama_provider,
+    ProviderType.OPENAI_COMPATIBLE: _compatible_provider,
+}
+
+
+# Models ---------------------------------------------------------------------
+
+
+def _openai_chat(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    from pydantic_ai.models.openai import OpenAIChatModel
+
+    return OpenAIChatModel(name, provider=provider, settings=model_settings)
+
+
+def _openrouter(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    from pydantic_ai.models.openrouter import OpenRouterModel
+
+    return OpenRouterModel(name, provider=provider, settings=model_settings)
+
+
+def _ollama(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    from pydantic_ai.models.ollama import OllamaModel
+
+    return OllamaModel(name, provider=provider, settings=model_settings)
+
+
+def _anthropic(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    from pydantic_ai.models.anthropic import AnthropicModel
+
+    return AnthropicModel(name, provider=provider, settings=model_settings)
+
+
+def _google(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    from pydantic_ai.models.google import GoogleModel
+
+    return GoogleModel(name, provider=provider, settings=model_settings)
+
+
+def _groq(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    from pydantic_ai.models.groq import GroqModel
+
+    return GroqModel(name, provider=provider, settings=model_settings)
+
+
+def _mistral(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    from pydantic_ai.models.mistral import MistralModel
+
+    return MistralModel(name, provider=provider, settings=model_settings)
+
+
+_MODEL_BUILDERS: dict[str, Callable[[str, Provider[Any], ModelSettings | None], Model]] = {
+    ProviderType.OPENAI: _openai_chat,
+    ProviderType.ANTHROPIC: _anthropic,
+    ProviderType.DEEPSEEK: _openai_chat,
+    ProviderType.XAI: _openai_chat,
+    ProviderType.GOOGLE: _google,
+    ProviderType.GROQ: _groq,
+    ProviderType.MISTRAL: _mistral,
+    ProviderType.OPENROUTER: _openrouter,
+    ProviderType.OLLAMA: _ollama,
+    ProviderType.OPENAI_COMPATIBLE: _openai_chat,
+}

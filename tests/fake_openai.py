@@ -1,0 +1,150 @@
+"""A loopback OpenAI-compatible chat-completions server for tests.
+
+Each model name has a script: a list of steps served one per request, the last one
+repeating. A step is one of
+    {"answer": {...}}      a valid-looking answer (a tool call to the output tool when the
+                           request offers tools, else JSON text)
+    {"raw": "..."}         these exact characters as the answer (e.g. broken JSON)
+    {"status": 500}        an HTTP error with an OpenAI-style error body
+A step may add {"delay": seconds} to answer late.
+Every request is recorded (path, model, Authorization header, body) for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PORT_RANGE = range(18300, 18400)  # this helper's loopback ports
+
+
+@dataclass
+class Recorded:
+    path: str
+    model: str
+    authorization: str
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeOpenAI:
+    scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    port: int = 0
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, model: str, *steps: dict[str, Any]) -> None:
+        with self._lock:
+            self.scripts[model] = list(steps)
+
+    def requests_for(self, model: str) -> list[Recorded]:
+        return [r for r in self.requests if r.model == model]
+
+    def _next_step(self, model: str) -> dict[str, Any]:
+        with self._lock:
+            steps = self.scripts.get(model)
+            if not steps:
+                return {"status": 404, "message": f"The model `{model}` does not exist"}
+            return steps.pop(0) if len(steps) > 1 else steps[0]
+
+    def start(self) -> FakeOpenAI:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                model = body.get("model", "")
+                with fake._lock:
+                    fake.requests.append(
+                        Recorded(self.path, model, self.headers.get("Authorization", ""), body)
+                    )
+                step = fake._next_step(model)
+                if step.get("delay"):
+                    time.sleep(step["delay"])  # a slow vendor, not a test synchronisation
+                if "status" in step:
+                    payload = {"error": {"message": step.get("message", "boom"), "type": "server_error"}}
+                    self._send(step["status"], payload)
+                    return
+                content = step["raw"] if "raw" in step else json.dumps(step["answer"])
+                self._send(200, _completion(body, model, content))
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        last_error: OSError | None = None
+        for port in PORT_RANGE:
+            try:
+                self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            except OSError as exc:
+                last_error = exc
+                continue
+            self.port = port
+            break
+        else:
+            raise RuntimeError(f"no free loopback port in {PORT_RANGE}") from last_error
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _completion(request: dict[str, Any], model: str, content: str) -> dict[str, Any]:
+    tools = request.get("tools") or []
+    message: dict[str, Any] = {"role": "assistant", "content": None}
+    finish = "stop"
+    if tools:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{len(content)}",
+                "type": "function",
+                "function": {"name": tools[0]["function"]["name"], "arguments": content},
+            }
+        ]
+        finish = "tool_calls"
+    else:
+        message["content"] = content
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }
+
+
+def unused_loopback_port() -> int:
+    """A port in our range that nothing listens on (for 'connection refused')."""
+    for port in reversed(PORT_RANGE):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port")

@@ -1,0 +1,76 @@
+"""After providers and LLM configs are written with a canary key, no response of any
+endpoint (lists, details, errors, the OpenAPI document) contains it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agents_llm.models import AgentLLMConfig
+from providers.models import LLMProvider
+from tests.api_support import as_editor, assert_error_shape  # noqa: F401
+from tests.conftest import CANARY_KEY, CANARY_LAST4
+
+pytestmark = pytest.mark.django_db
+
+CANARY_PARTS = (CANARY_KEY, CANARY_KEY[:-4], CANARY_KEY[3:-4])
+
+
+def _assert_clean(response) -> None:
+    text = response.content.decode()
+    for part in CANARY_PARTS:
+        assert part not in text, f"{response.status_code} {response.request['PATH_INFO']} leaks the canary"
+
+
+def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment, offline_provider):
+    writes = [
+        as_editor.post("/providers", {"name": "canary", "provider_type": "openai", "api_key": CANARY_KEY}),
+        as_editor.post("/providers", {"name": "canary", "provider_type": "openai", "api_key": CANARY_KEY}),  # 409
+        as_editor.post("/providers", {"name": "bad name", "provider_type": "openai", "api_key": CANARY_KEY}),  # 422
+        as_editor.post("/providers", {"name": "x", "provider_type": "openai", "api_key": CANARY_KEY * 20}),  # too long
+    ]
+    provider = LLMProvider.objects.get(name="canary")
+    writes += [
+        as_editor.patch(f"/providers/{provider.pk}", {"api_key": CANARY_KEY, "enabled": True}),
+        as_editor.put(f"/agents/{agent.pk}/llm-config", {"provider": "canary", "model_name": "gpt-4o-mini", "api_key": CANARY_KEY}),
+        as_editor.post(f"/agents/{agent.pk}/llm-configs", {"provider": "canary", "model_name": "gpt-4o", "api_key": CANARY_KEY, "priority": 4}),
+        as_editor.post(f"/agents/{agent.pk}/llm-configs", {"provider": "canary", "model_name": "nope-model", "api_key": CANARY_KEY}),
+        as_editor.post("/llm-configs/bulk", {"agents": [agent.pk], "config": {"provider": "canary", "model_name": "gpt-4o-mini", "api_key": CANARY_KEY}}),
+        as_editor.post("/llm-configs/bulk", {"agents": [agent.pk, "ghost"], "config": {"provider": "canary", "model_name": "gpt-4o-mini", "api_key": CANARY_KEY}}),
+    ]
+    config = AgentLLMConfig.objects.filter(agent=agent).order_by("priority").first()
+    writes.append(as_editor.patch(f"/llm-configs/{config.pk}", {"api_key": CANARY_KEY, "temperature": 5}))
+    writes.append(as_editor.patch(f"/llm-configs/{config.pk}", {"api_key": CANARY_KEY}))
+    # A run whose model refuses to call out: the failure must not quote the key either.
+    writes.append(as_editor.call("POST", "/runs?wait=true", {"agent": "trader", "task": "trade-signal", "input": {"ticker": "X"}}))
+    assert [r.status_code for r in writes[:4]] == [201, 409, 422, 422]
+    config.refresh_from_db()
+    provider.refresh_from_db()
+    assert config.api_key_last4 == CANARY_LAST4 and provider.api_key_last4 == CANARY_LAST4  # the key was stored
+    for response in writes:
+        _assert_clean(response)
+
+    ids = {
+        "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
+        "assignment_id": assignment.pk, "run_id": writes[-1].json().get("id", 1),
+    }
+    spec = as_editor.get("/openapi.json")
+    _assert_clean(spec)
+    _assert_clean(as_editor.client.get("/api/docs"))
+    paths = spec.json()["paths"]
+    read = 0
+    for path, operations in paths.items():
+        if "get" not in operations:
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+        response = as_editor.client.get(url, headers=as_editor.headers)
+        assert response.status_code == 200, url
+        _assert_clean(response)
+        read += 1
+        missing = as_editor.client.get(re.sub(r"\{(\w+)\}", "999999", path), headers=as_editor.headers)
+        _assert_clean(missing)
+    assert read >= 15
+    unknown_filter = as_editor.get("/llm-configs", agent="ghost")
+    assert_error_shape(unknown_filter, 422)
+    _assert_clean(unknown_filter)

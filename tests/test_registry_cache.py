@@ -1,0 +1,180 @@
+"""The agent registry: warm hits, rebuilds on every change that shapes the agent, one build under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from agents_llm import registry as registry_module
+from agents_llm.registry import AgentRegistry, get_or_create, registry
+from agents_llm.selectors import agent_llm_configs
+from agents_llm.services import llm_config_update, task_update
+from tests.runtime_support import clean_runtime, compatible_provider, llm_config  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def compat(db):
+    return compatible_provider("compat", "http://127.0.0.1:18399/v1")
+
+
+@pytest.fixture
+def config(agent, compat):
+    return llm_config(agent, compat, "model-a", temperature=0.5)
+
+
+def _configs(agent):
+    return list(agent_llm_configs(agent, enabled_only=True))
+
+
+def test_the_second_call_is_a_hit_returning_the_same_instance(agent, task, config):
+    first = get_or_create(agent, task)
+    second = get_or_create(agent, task)
+
+    assert second is first
+    assert registry.stats() == {"size": 1, "hits": 1, "misses": 1, "builds": 1}
+    assert first.agent.model is first.chain[0].model
+    assert [(link.provider_name, link.model_name) for link in first.chain] == [("compat", "model-a")]
+
+
+def test_a_warm_hit_with_the_runs_configs_makes_no_query(agent, task, config, django_assert_num_queries):
+    configs = _configs(agent)
+    get_or_create(agent, task, configs=configs)
+
+    with django_assert_num_queries(0):
+        get_or_create(agent, task, configs=configs)
+    with django_assert_num_queries(1):  # only the configs (with their providers)
+        get_or_create(agent, task)
+
+
+def test_changing_the_temperature_builds_a_new_instance(agent, task, config):
+    before = get_or_create(agent, task)
+    llm_config_update(config=config, data={"temperature": 1.1})
+
+    after = get_or_create(agent, task)
+
+    assert after is not before
+    assert after.chain[0].model.settings["temperature"] == 1.1
+
+
+def test_changing_the_providers_key_builds_a_new_instance(agent, task, config, compat):
+    from providers.services import provider_update
+
+    before = get_or_create(agent, task)
+    provider_update(provider=compat, data={}, api_key="sk-a-brand-new-key-9999")
+
+    after = get_or_create(agent, task)
+
+    assert after is not before
+    assert after.chain[0].model.client.api_key == "sk-a-brand-new-key-9999"
+
+
+def test_changing_the_configs_own_key_builds_a_new_instance(agent, task, config):
+    before = get_or_create(agent, task)
+    llm_config_update(config=config, data={}, api_key="sk-config-override-7777")
+
+    after = get_or_create(agent, task)
+
+    assert after is not before
+    assert after.chain[0].model.client.api_key == "sk-config-override-7777"
+
+
+def test_an_environment_key_change_builds_a_new_instance(agent, task, monkeypatch):
+    from providers.services import provider_create
+
+    openai = provider_create(name="openai-env", provider_type="openai")
+    llm_config(agent, openai, "gpt-4o-mini")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-one-1111")
+    before = get_or_create(agent, task)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-two-2222")
+
+    after = get_or_create(agent, task)
+
+    assert after is not before
+    assert after.chain[0].model.client.api_key == "sk-env-two-2222"
+
+
+def test_changing_the_fallback_builds_a_new_instance(agent, task, config, compat):
+    before = get_or_create(agent, task)
+    llm_config_update(config=config, data={"fallback_provider": compat, "fallback_model": "model-b"})
+
+    after = get_or_create(agent, task)
+
+    assert after is not before
+    assert [link.model_name for link in after.chain] == ["model-a", "model-b"]
+
+
+def test_changing_the_schema_builds_a_new_instance(agent, task, config, simple_schema):
+    before = get_or_create(agent, task)
+    schema = {**simple_schema, "properties": {**simple_schema["properties"], "note": {"type": "string"}}}
+    task = task_update(task=task, data={"response_schema": schema})
+
+    after = get_or_create(agent, task)
+
+    assert after is not before
+    assert registry.stats()["builds"] == 2
+
+
+def test_changing_the_instructions_builds_a_new_instance(agent, task, config):
+    from agents_llm.services import agent_update
+
+    before = get_or_create(agent, task)
+    agent = agent_update(agent=agent, data={"instructions": "You trade carefully."})
+
+    assert get_or_create(agent, task) is not before
+
+
+def test_twenty_concurrent_first_calls_build_exactly_one_instance(agent, task, config):
+    configs = _configs(agent)
+    barrier = threading.Barrier(20)
+
+    def call():
+        barrier.wait()
+        return get_or_create(agent, task, configs=configs)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda _: call(), range(20)))
+
+    assert len({id(r) for r in results}) == 1
+    assert registry.stats()["builds"] == 1
+
+
+def test_twenty_concurrent_first_calls_from_asyncio_build_exactly_one(agent, task, config):
+    configs = _configs(agent)
+
+    async def twenty():
+        return await asyncio.gather(
+            *(asyncio.to_thread(get_or_create, agent, task, configs=configs) for _ in range(20))
+        )
+
+    results = asyncio.run(twenty())
+
+    assert len({id(r) for r in results}) == 1
+    assert registry.stats()["builds"] == 1
+
+
+def test_the_registry_is_bounded_least_recently_used_first(agent, task, config, monkeypatch):
+    from agents_llm.services import assignment_create, task_create
+
+    small = AgentRegistry(size=2)
+    monkeypatch.setattr(registry_module, "registry", small)
+    tasks = [task] + [
+        task_create(name=f"t{i}", prompt_template="x", response_schema=task.response_schema) for i in range(2)
+    ]
+    for t in tasks[1:]:
+        assignment_create(agent=agent, task=t)
+    configs = _configs(agent)
+    first = small.get_or_create(agent, tasks[0], configs=configs)
+    small.get_or_create(agent, tasks[1], configs=configs)
+    small.get_or_create(agent, tasks[0], configs=configs)  # touch: t0 is now the most recent
+    small.get_or_create(agent, tasks[2], configs=configs)  # evicts t1
+
+    assert small.stats()["size"] == 2
+    assert small.get_or_create(agent, tasks[0], configs=configs) is first
+    assert small.stats()["builds"] == 3
+    small.get_or_create(agent, tasks[1], configs=configs)
+    assert small.stats()["builds"] == 4

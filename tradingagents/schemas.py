@@ -1,0 +1,42 @@
+"""Schemas shared by every router: the one error shape and pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import Field as NinjaField, Schema
+from ninja.pagination import LimitOffsetPagination
+from pydantic import Field
+
+
+class ErrorItem(Schema):
+    loc: list[str | int] = Field(description="Where the problem is, e.g. [\"body\", \"name\"].")
+    msg: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+# Responses every authenticated operation can give, documented once.
+AUTH_ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
+READ_ERRORS: dict[int, Any] = {**AUTH_ERRORS, 404: ErrorOut}
+WRITE_ERRORS: dict[int, Any] = {**READ_ERRORS, 400: ErrorOut, 409: ErrorOut}
+
+# Ids of our tables are 64-bit; anything larger cannot exist.
+MAX_ID = 2**63 - 1
+
+
+MAX_PAGE_SIZE = 200
+
+
+class Page(LimitOffsetPagination):
+    """limit/offset pagination; the page size is capped so one request stays cheap."""
+
+    class Input(Schema):
+        limit: int = NinjaField(50, ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at most {MAX_PAGE_SIZE}.")
+        offset: int = NinjaField(0, ge=0, le=10**9)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_limit=MAX_PAGE_SIZE, **kwargs)

@@ -1,0 +1,39 @@
+"""Drop cached API token lookups the moment they stop being true (see auth.user_for_token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from tradingagents.models import APIToken
+
+
+def _forget(key_hashes: list[str]) -> None:
+    from tradingagents.auth import token_cache_key
+
+    keys = [token_cache_key(h) for h in key_hashes]
+    if not keys:
+        return
+    cache.delete_many(keys)
+    # Again after commit: a request that read the old row before the commit may have
+    # cached it in between.
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def _token_changed(sender: Any, instance: APIToken, **kwargs: Any) -> None:
+    _forget([instance.key_hash])
+
+
+def _user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if not instance.is_active:
+        _forget(list(APIToken.objects.filter(user_id=instance.pk).values_list("key_hash", flat=True)))
+
+
+def connect() -> None:
+    post_save.connect(_token_changed, sender=APIToken, dispatch_uid="apitoken-cache-save")
+    post_delete.connect(_token_changed, sender=APIToken, dispatch_uid="apitoken-cache-delete")
+    post_save.connect(_user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="apitoken-cache-user")
