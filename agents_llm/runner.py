@@ -15,12 +15,14 @@ import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from pydantic_ai import capture_run_messages
 from pydantic_ai.messages import ModelResponse
@@ -91,13 +93,31 @@ def run_create(
     return run
 
 
-def _send(run_id: int) -> None:
+def _send(run_id: int) -> bool:
     from agents_llm.tasks import execute_run
 
     try:
         execute_run.send(run_id)
-    except Exception as exc:  # broker down: the run stays queued, visible in the admin
+    except Exception as exc:  # broker down: the run stays queued; the sweep re-sends it
         logger.warning("could not enqueue run %s (%s); it stays queued", run_id, type(exc).__name__)
+        return False
+    AgentRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+    return True
+
+
+def runs_requeue_stale(*, first_after_seconds: int = 60, again_after_seconds: int = 600) -> dict[str, int]:
+    """Re-send queued runs whose message never reached the broker (it was down), and,
+    rarely, those whose message seems lost. A run executed twice is impossible: the
+    claim in `run_execute` lets only one message run it."""
+    now = timezone.now()
+    stale = AgentRun.objects.filter(status=RunStatus.QUEUED).filter(
+        Q(enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=first_after_seconds))
+        | Q(enqueued_at__lte=now - timedelta(seconds=again_after_seconds))
+    )
+    counts = {"queued": 0, "failed": 0}
+    for run_id in stale.order_by("created_at").values_list("pk", flat=True):
+        counts["queued" if _send(run_id) else "failed"] += 1
+    return counts
 
 
 def run_event_data(run: AgentRun, *, provider_name: str = "") -> dict[str, Any]:
@@ -183,7 +203,10 @@ def _execute(run: AgentRun) -> Outcome:
     outcome = Outcome(providers={
         p.pk: p for c in configs for p in (c.provider, c.fallback_provider) if p is not None
     })
-    _loop.run(_execute_chain(runtime, run.prompt, outcome, timeout=run.task.timeout_seconds))
+    # The chain enforces the task's timeout itself; the margin only guards against a
+    # wedged event loop, so that a worker thread is never blocked for ever.
+    timeout = run.task.timeout_seconds
+    _loop.run(_execute_chain(runtime, run.prompt, outcome, timeout=timeout), timeout=timeout + 30)
     return outcome
 
 
@@ -314,8 +337,8 @@ class _LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
 
-    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._ensure()).result()
+    def run(self, coro: Coroutine[Any, Any, Any], *, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure()).result(timeout)
 
     def _ensure(self) -> asyncio.AbstractEventLoop:
         loop = self._loop

@@ -144,6 +144,12 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+def _redis_url_with_connect_timeout(url: str, seconds: int = 2) -> str:
+    if "socket_connect_timeout" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}socket_connect_timeout={seconds}"
+
+
 _dramatiq_middleware = [
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.TimeLimit",
@@ -162,7 +168,9 @@ if DRAMATIQ_BROKER_URL.startswith("amqp"):
 elif DRAMATIQ_BROKER_URL or REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": DRAMATIQ_BROKER_URL or REDIS_URL},
+        # A silent Redis host must not hold a save for the OS's TCP connect timeout:
+        # enqueueing fails fast and the provider/run simply waits for the sweep.
+        "OPTIONS": {"url": _redis_url_with_connect_timeout(DRAMATIQ_BROKER_URL or REDIS_URL)},
         "MIDDLEWARE": _dramatiq_middleware,
     }
 else:
@@ -180,6 +188,12 @@ DRAMATIQ_TASKS_DATABASE = "default"
 # Live events and background work.
 EVENTS_MAX_PER_SECOND = env.int("EVENTS_MAX_PER_SECOND", default=10)
 PROVIDER_REVALIDATE_MINUTES = env.int("PROVIDER_REVALIDATE_MINUTES", default=60)
+# Sweeps every worker process runs each minute (one process at a time, see
+# tradingagents/worker.py): nothing saved while the broker was down is lost.
+PERIODIC_JOBS = [
+    "providers.validation.providers_sweep",
+    "agents_llm.runner.runs_requeue_stale",
+]
 
 # Agent runtime.
 AGENT_REGISTRY_SIZE = env.int("AGENT_REGISTRY_SIZE", default=256)

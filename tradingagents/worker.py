@@ -63,11 +63,13 @@ def start_embedded_worker_if_serving() -> None:
 
 
 def run_periodic_jobs() -> None:
-    from providers.validation import providers_sweep
+    """Run every sweep of settings.PERIODIC_JOBS (dotted paths, each returning counts)."""
+    from django.utils.module_loading import import_string
 
-    counts = providers_sweep()
-    if counts["queued"] or counts["failed"]:
-        logger.info("provider sweep: %(queued)s queued, %(failed)s could not be queued", counts)
+    for path in settings.PERIODIC_JOBS:
+        counts = import_string(path)()
+        if counts.get("queued") or counts.get("failed"):
+            logger.info("%s: %s queued, %s could not be queued", path, counts.get("queued"), counts.get("failed"))
 
 
 class PeriodicSweep(Middleware):
