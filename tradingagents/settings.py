@@ -188,6 +188,12 @@ DRAMATIQ_TASKS_DATABASE = "default"
 # Live events and background work.
 EVENTS_MAX_PER_SECOND = env.int("EVENTS_MAX_PER_SECOND", default=10)
 PROVIDER_REVALIDATE_MINUTES = env.int("PROVIDER_REVALIDATE_MINUTES", default=60)
+PROVIDER_VALIDATION_TIMEOUT_SECONDS = env.float("PROVIDER_VALIDATION_TIMEOUT_SECONDS", default=10.0)
+
+# JSON API.
+API_VALIDATE_RATE = env.str("API_VALIDATE_RATE", default="10/m")  # per user, POST providers/{id}/validate
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=30)
+
 # Sweeps every worker process runs each minute (one process at a time, see
 # tradingagents/worker.py): nothing saved while the broker was down is lost.
 PERIODIC_JOBS = [
