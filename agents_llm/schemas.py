@@ -11,6 +11,7 @@ from ninja import Field, Schema
 
 from agents_llm.models import AgentRole, RunStatus
 from providers.schemas import API_KEY_DESCRIPTION, SLUG_PATTERN
+from tradingagents.schemas import Money
 
 RoleName = Literal[tuple(AgentRole.values)]  # type: ignore[valid-type]
 RunStatusName = Literal[tuple(RunStatus.values)]  # type: ignore[valid-type]
@@ -62,8 +63,8 @@ class LLMConfigOut(Schema):
     api_key_hint: str
     fallback_provider: Optional[str]
     fallback_model: str
-    cost_per_1k_input_tokens: Decimal
-    cost_per_1k_output_tokens: Decimal
+    cost_per_1k_input_tokens: Money
+    cost_per_1k_output_tokens: Money
     metadata_json: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -286,7 +287,7 @@ class RunOut(Schema):
     input_tokens: int
     output_tokens: int
     requests: int
-    cost: Optional[Decimal] = Field(..., description="USD; null when the price is unknown (see cost_note).")
+    cost: Optional[Money] = Field(..., description="USD; null when the price is unknown (see cost_note).")
     cost_note: str
     latency_ms: Optional[int]
     created_at: datetime
@@ -330,7 +331,7 @@ class UsageRow(Schema):
     requests: int
     input_tokens: int
     output_tokens: int
-    cost: Decimal = Field(..., description="USD over the runs whose price is known.")
+    cost: Money = Field(..., description="USD over the runs whose price is known.")
     runs_without_cost: int = Field(..., description="Runs whose price is unknown (not counted in cost).")
 
 

@@ -33,6 +33,7 @@ def test_posting_a_run_with_wait_runs_it_inline_and_answers_200_with_the_result(
     assert body["status"] == "succeeded" and body["synthetic"] is True and body["provider"] == "offline"
     assert set(body["output"]) == {"signal", "confidence"}
     assert run.status == RunStatus.SUCCEEDED and run.output == body["output"]
+    assert body["cost"] == "0.00000000" and run.cost == 0  # a plain decimal, not "0E-8"
 
 
 def test_a_run_of_an_agent_not_assigned_to_the_task_is_a_422_and_stores_nothing(as_editor, agent, task, offline_config):

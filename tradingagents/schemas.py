@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 from ninja import Field as NinjaField, Schema
 from ninja.pagination import LimitOffsetPagination
-from pydantic import Field
+from pydantic import Field, PlainSerializer
+
+# Money out of the API as a plain decimal string: "0.00150000", never "0E-8" or "1.5E+3".
+Money = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str)]
 
 
 class ErrorItem(Schema):
