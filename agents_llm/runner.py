@@ -105,14 +105,34 @@ def _send(run_id: int) -> bool:
     return True
 
 
-def runs_requeue_stale(*, first_after_seconds: int = 60, again_after_seconds: int = 600) -> dict[str, int]:
-    """Re-send queued runs whose message never reached the broker (it was down), and,
-    rarely, those whose message seems lost. A run executed twice is impossible: the
-    claim in `run_execute` lets only one message run it."""
+def runs_requeue_stale(
+    *, first_after_seconds: int = 60, again_after_seconds: int = 600, lost_after_seconds: int = 120
+) -> dict[str, int]:
+    """Re-send queued runs whose message never reached the broker (it was down) or
+    seems lost, and put back in the queue runs whose worker died mid-run (still
+    `running` well past the task's timeout, which the chain enforces itself). A run
+    executed twice at once is impossible: the claim in `run_execute` lets one message
+    run it."""
     now = timezone.now()
+    requeued: list[int] = []
+    for run in (
+        AgentRun.objects.filter(status=RunStatus.RUNNING, started_at__lte=now - timedelta(seconds=lost_after_seconds))
+        .select_related("task")
+        .only("pk", "started_at", "attempts", "task__timeout_seconds")
+    ):
+        if run.started_at > now - timedelta(seconds=run.task.timeout_seconds + lost_after_seconds):
+            continue
+        lost = {"provider": "", "model": "", "error_class": "WorkerLost",
+                "message": "The worker running this run stopped without a result; the run was queued again.",
+                "input_tokens": 0, "output_tokens": 0}
+        if AgentRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, started_at=run.started_at).update(
+            status=RunStatus.QUEUED, started_at=None, enqueued_at=None, attempts=[*run.attempts, lost]
+        ):
+            requeued.append(run.pk)
     stale = AgentRun.objects.filter(status=RunStatus.QUEUED).filter(
         Q(enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=first_after_seconds))
         | Q(enqueued_at__lte=now - timedelta(seconds=again_after_seconds))
+        | Q(pk__in=requeued)
     )
     counts = {"queued": 0, "failed": 0}
     for run_id in stale.order_by("created_at").values_list("pk", flat=True):
@@ -279,7 +299,7 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     run.status = RunStatus.SUCCEEDED if link is not None else RunStatus.FAILED
     run.output = outcome.output if link is not None else None
     run.error = "" if link is not None else outcome.error
-    run.attempts = [a.as_dict() for a in outcome.attempts]
+    run.attempts = [*run.attempts, *(a.as_dict() for a in outcome.attempts)]  # keeps a WorkerLost note
     run.provider = outcome.providers.get(link.provider_id) if link is not None else None
     run.model_name = link.model_name if link is not None else ""
     run.synthetic = bool(link is not None and link.synthetic)

@@ -74,3 +74,34 @@ def test_while_the_broker_is_still_down_the_sweep_counts_the_failure_and_keeps_t
 
     assert runs_requeue_stale() == {"queued": 0, "failed": 1}
     assert AgentRun.objects.get(pk=run.pk).status == RunStatus.QUEUED
+
+
+def test_a_run_whose_worker_died_mid_run_is_queued_again_and_then_finishes(unreachable_broker, offline_config, assignment):
+    from django.utils import timezone
+
+    run = run_create(agent=assignment.agent, task=assignment.task, input={"ticker": "NVDA"})
+    died_at = timezone.now() - timedelta(seconds=assignment.task.timeout_seconds + 300)
+    AgentRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=died_at, enqueued_at=died_at)
+
+    with stub_worker() as broker:
+        counts = runs_requeue_stale()
+        broker.join(execute_run.queue_name)
+
+    assert counts == {"queued": 1, "failed": 0}
+    stored = AgentRun.objects.get(pk=run.pk)
+    assert stored.status == RunStatus.SUCCEEDED
+    assert [a["error_class"] for a in stored.attempts] == ["WorkerLost", ""]
+
+
+def test_a_run_still_within_its_timeout_is_left_running(unreachable_broker, offline_config, assignment):
+    from django.utils import timezone
+
+    run = run_create(agent=assignment.agent, task=assignment.task, input={"ticker": "NVDA"})
+    started = timezone.now() - timedelta(seconds=assignment.task.timeout_seconds - 10)
+    AgentRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=started, enqueued_at=started)
+
+    with stub_worker():
+        counts = runs_requeue_stale()
+
+    assert counts == {"queued": 0, "failed": 0}
+    assert AgentRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
