@@ -39,6 +39,19 @@ AUTH_TIMEOUT_SECONDS = 10.0
 
 @database_sync_to_async
 def user_for_token(token: str) -> AbstractBaseUser | None:
+    return _user_for_token(token)
+
+
+@database_sync_to_async
+def still_allowed(user: AbstractBaseUser, token: str | None) -> bool:
+    """Whether the credentials a socket was opened with still hold: the token is not
+    revoked and its user (or the session's user) is still active."""
+    if token:
+        return _user_for_token(token) is not None
+    return type(user)._default_manager.filter(pk=user.pk, is_active=True).exists()
+
+
+def _user_for_token(token: str) -> AbstractBaseUser | None:
     """The active user owning a live (not revoked) API token, else None."""
     if not isinstance(token, str) or not token:
         return None
@@ -188,11 +201,14 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         self.topics: set[str] = set()
         self.throttles: dict[str, TopicThrottle] = {}
         self._auth_timer: asyncio.Task | None = None
+        self._recheck: asyncio.Task | None = None
+        self._token: str | None = None
 
         session_user = self.scope.get("user")
         if session_user is not None and session_user.is_authenticated and session_user.is_active:
             self.user = session_user
             await self.accept()
+            self._start_recheck()
             return
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         if token:
@@ -200,7 +216,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             if self.user is None:
                 await self.close()  # before accept: the handshake is refused
                 return
+            self._token = token
             await self.accept()
+            self._start_recheck()
             return
         # No credentials yet: the first message must be {"action": "auth", ...}.
         await self.accept()
@@ -211,13 +229,26 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if self.user is None:
             await self._refuse("Authentication timed out.")
 
+    def _start_recheck(self) -> None:
+        self._recheck = asyncio.create_task(self._recheck_forever())
+
+    async def _recheck_forever(self) -> None:
+        # A revoked token or a deactivated account loses its live feed within
+        # WS_REAUTH_SECONDS, not only at the next connect.
+        while True:
+            await asyncio.sleep(settings.WS_REAUTH_SECONDS)
+            if not await still_allowed(self.user, self._token):
+                await self._refuse("Your API token was revoked or your account deactivated.")
+                return
+
     async def _refuse(self, detail: str) -> None:
         await self.send_json({"event": "error", "detail": detail})
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "_auth_timer", None) is not None:
-            self._auth_timer.cancel()
+        for task in (getattr(self, "_auth_timer", None), getattr(self, "_recheck", None)):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         for topic in list(getattr(self, "topics", ())):
             await self._leave(topic)
 
@@ -241,6 +272,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             if self.user is None:
                 await self._refuse("Invalid, revoked or inactive API token.")
                 return
+            self._token = content["token"]
+            self._start_recheck()
             await self.send_json({"event": "authenticated"})
             return
         if action == "auth":

@@ -187,6 +187,8 @@ DRAMATIQ_TASKS_DATABASE = "default"
 
 # Live events and background work.
 EVENTS_MAX_PER_SECOND = env.int("EVENTS_MAX_PER_SECOND", default=10)
+# How often an open websocket re-checks that its token/account is still allowed.
+WS_REAUTH_SECONDS = env.float("WS_REAUTH_SECONDS", default=30.0)
 PROVIDER_REVALIDATE_MINUTES = env.int("PROVIDER_REVALIDATE_MINUTES", default=60)
 PROVIDER_VALIDATION_TIMEOUT_SECONDS = env.float("PROVIDER_VALIDATION_TIMEOUT_SECONDS", default=10.0)
 
