@@ -101,7 +101,6 @@ class AgentLLMConfigAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         secret_apply(obj, form.new_api_key())
-        obj._history_user = request.user
         super().save_model(request, obj, form, change)
 
 

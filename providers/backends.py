@@ -13,6 +13,7 @@ model calls on its own loop thread.
 from __future__ import annotations
 
 import hashlib
+from importlib import import_module
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -89,7 +90,7 @@ def build_model(
     sdk_provider = provider_for(provider, api_key)
     if provider.provider_type in _RETRIES_PER_REQUEST:
         model_settings = {**(model_settings or {}), "max_retries": 0}
-    return _MODEL_BUILDERS[provider.provider_type](model_name, sdk_provider, model_settings)
+    return _model(provider.provider_type, model_name, sdk_provider, model_settings)
 
 
 # SDKs whose client we cannot build with retries off: PydanticAI turns them off per
@@ -252,57 +253,21 @@ _PROVIDER_BUILDERS: dict[str, Callable[[str, str | None, LLMProvider], Provider[
 # Models ---------------------------------------------------------------------
 
 
-def _openai_chat(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
-    from pydantic_ai.models.openai import OpenAIChatModel
-
-    return OpenAIChatModel(name, provider=provider, settings=model_settings)
-
-
-def _openrouter(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
-    from pydantic_ai.models.openrouter import OpenRouterModel
-
-    return OpenRouterModel(name, provider=provider, settings=model_settings)
-
-
-def _ollama(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
-    from pydantic_ai.models.ollama import OllamaModel
-
-    return OllamaModel(name, provider=provider, settings=model_settings)
-
-
-def _anthropic(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
-    from pydantic_ai.models.anthropic import AnthropicModel
-
-    return AnthropicModel(name, provider=provider, settings=model_settings)
-
-
-def _google(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
-    from pydantic_ai.models.google import GoogleModel
-
-    return GoogleModel(name, provider=provider, settings=model_settings)
-
-
-def _groq(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
-    from pydantic_ai.models.groq import GroqModel
-
-    return GroqModel(name, provider=provider, settings=model_settings)
-
-
-def _mistral(name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
-    from pydantic_ai.models.mistral import MistralModel
-
-    return MistralModel(name, provider=provider, settings=model_settings)
-
-
-_MODEL_BUILDERS: dict[str, Callable[[str, Provider[Any], ModelSettings | None], Model]] = {
-    ProviderType.OPENAI: _openai_chat,
-    ProviderType.ANTHROPIC: _anthropic,
-    ProviderType.DEEPSEEK: _openai_chat,
-    ProviderType.XAI: _openai_chat,
-    ProviderType.GOOGLE: _google,
-    ProviderType.GROQ: _groq,
-    ProviderType.MISTRAL: _mistral,
-    ProviderType.OPENROUTER: _openrouter,
-    ProviderType.OLLAMA: _ollama,
-    ProviderType.OPENAI_COMPATIBLE: _openai_chat,
+# The PydanticAI model class of each type, imported on first use (each pulls in its SDK).
+_MODEL_CLASSES: dict[str, tuple[str, str]] = {
+    ProviderType.OPENAI: ("pydantic_ai.models.openai", "OpenAIChatModel"),
+    ProviderType.ANTHROPIC: ("pydantic_ai.models.anthropic", "AnthropicModel"),
+    ProviderType.DEEPSEEK: ("pydantic_ai.models.openai", "OpenAIChatModel"),
+    ProviderType.XAI: ("pydantic_ai.models.openai", "OpenAIChatModel"),
+    ProviderType.GOOGLE: ("pydantic_ai.models.google", "GoogleModel"),
+    ProviderType.GROQ: ("pydantic_ai.models.groq", "GroqModel"),
+    ProviderType.MISTRAL: ("pydantic_ai.models.mistral", "MistralModel"),
+    ProviderType.OPENROUTER: ("pydantic_ai.models.openrouter", "OpenRouterModel"),
+    ProviderType.OLLAMA: ("pydantic_ai.models.ollama", "OllamaModel"),
+    ProviderType.OPENAI_COMPATIBLE: ("pydantic_ai.models.openai", "OpenAIChatModel"),
 }
+
+
+def _model(provider_type: str, name: str, provider: Provider[Any], model_settings: ModelSettings | None) -> Model:
+    module, class_name = _MODEL_CLASSES[provider_type]
+    return getattr(import_module(module), class_name)(name, provider=provider, settings=model_settings)
