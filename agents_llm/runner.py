@@ -303,6 +303,7 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     run.provider = outcome.providers.get(link.provider_id) if link is not None else None
     run.model_name = link.model_name if link is not None else ""
     run.synthetic = bool(link is not None and link.synthetic)
+    run.fell_back = link is not None and len(outcome.attempts) > 1
     run.input_tokens = sum(tokens_in for _, tokens_in, _ in outcome.responses)
     run.output_tokens = sum(tokens_out for _, _, tokens_out in outcome.responses)
     run.requests = outcome.requests
@@ -310,7 +311,7 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     run.latency_ms = latency_ms
     run.finished_at = timezone.now()
     run.save(update_fields=[
-        "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "input_tokens",
+        "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "fell_back", "input_tokens",
         "output_tokens", "requests", "cost", "cost_note", "latency_ms", "finished_at", "schema_version",
     ])
 
