@@ -6,7 +6,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import slugify
 from simple_history.admin import SimpleHistoryAdmin
 
 from providers.forms import SecretFieldsMixin
@@ -33,9 +34,22 @@ def validation_badge(provider: LLMProvider) -> str:
 
 
 class LLMProviderForm(SecretFieldsMixin, forms.ModelForm):
+    # Typed as a person would name it; stored as the slug the API and configs use.
+    name = forms.CharField(
+        max_length=64,
+        help_text="Any name, e.g. “My OpenAI”: it is stored as a slug (my-openai), "
+        "which the API and LLM configs refer to.",
+    )
+
     class Meta:
         model = LLMProvider
         fields = ("name", "provider_type", "base_url", "enabled")
+
+    def clean_name(self) -> str:
+        slug = slugify(self.cleaned_data["name"])
+        if not slug:
+            raise forms.ValidationError("The name needs at least one letter or digit.")
+        return slug
 
 
 @admin.register(LLMProvider)
@@ -44,13 +58,21 @@ class LLMProviderAdmin(SimpleHistoryAdmin):
     list_display = ("name", "provider_type", "kind", "status_badge", "key_hint", "enabled", "validated_at")
     list_filter = ("provider_type", "validation_status", "enabled")
     search_fields = ("name", "base_url")
-    readonly_fields = ("status_badge", "validation_error", "validated_at", "key_hint", "available_models", "created_at", "updated_at")
+    readonly_fields = ("status_badge", "validation_error", "validated_at", "key_hint", "models_list", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "provider_type", "base_url", "enabled")}),
         ("Credentials", {"fields": ("key_hint", "api_key", "clear_api_key")}),
-        ("Validation", {"fields": ("status_badge", "validation_error", "validated_at", "available_models")}),
+        ("Validation", {"fields": ("status_badge", "validation_error", "validated_at", "models_list")}),
         ("Timestamps", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+    add_fieldsets = (
+        (None, {"fields": ("name", "provider_type", "base_url", "enabled")}),
+        ("Credentials", {"fields": ("api_key",)}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        # Nothing is stored or validated yet on the add page.
+        return self.add_fieldsets if obj is None else self.fieldsets
 
     actions = ("validate_now",)
 
@@ -92,9 +114,17 @@ class LLMProviderAdmin(SimpleHistoryAdmin):
     def status_badge(self, obj: LLMProvider) -> str:
         return validation_badge(obj) if obj.pk else "-"
 
-    @admin.display(description="API key")
+    @admin.display(description="Stored key")
     def key_hint(self, obj: LLMProvider) -> str:
         return obj.api_key_hint or "—"
+
+    @admin.display(description="Available models")
+    def models_list(self, obj: LLMProvider) -> str:
+        models = obj.available_models or []
+        if not models:
+            return "None reported yet: “Validate now” asks the vendor for its list."
+        items = format_html_join("", "<li><code>{}</code></li>", ((m,) for m in models))
+        return format_html('<p>{} model(s)</p><ul class="available-models">{}</ul>', len(models), items)
 
     @admin.display(description="Output")
     def kind(self, obj: LLMProvider) -> str:

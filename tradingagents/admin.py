@@ -8,6 +8,19 @@ from django.template.response import TemplateResponse
 from tradingagents.models import APIToken
 from tradingagents.services import api_token_create, api_token_revoke
 
+admin.site.site_header = "TradingAgents control room"
+admin.site.site_title = "TradingAgents"
+admin.site.index_title = "Agents, models, runs and spend"
+
+# django-dramatiq's message log stays empty here (runs and provider checks keep their
+# outcome on their own rows), and its "Tasks" entry reads like ours: hide it.
+try:
+    from django_dramatiq.models import Task as DramatiqTask
+
+    admin.site.unregister(DramatiqTask)
+except (ImportError, admin.sites.NotRegistered):
+    pass
+
 
 @admin.register(APIToken)
 class APITokenAdmin(admin.ModelAdmin):
