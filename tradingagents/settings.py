@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_dramatiq",
+    "ninja",  # its templates and static files: /api/docs needs no CDN
     "simple_history",
     "tradingagents",
     "providers",
