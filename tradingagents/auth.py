@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -16,6 +15,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from tradingagents.cache import safe_get, safe_set
 from tradingagents.models import APIToken
 from tradingagents.services import token_hash
 
@@ -34,13 +34,14 @@ def user_for_token(token: str) -> AbstractBaseUser | None:
     seconds (a database round trip per request costs a third of the API's throughput);
     revoking or deleting a token and deactivating a user drop the entry at once
     (tradingagents.signals). The user row itself is only loaded when something needs
-    more than its id (a permission check, a history record)."""
+    more than its id (a permission check, a history record). When the cache is down,
+    the database answers (tradingagents.cache.safe_get)."""
     if not token:
         return None
     key_hash = token_hash(token)
     key = token_cache_key(key_hash)
     seconds = getattr(settings, "API_TOKEN_CACHE_SECONDS", 30)
-    entry = cache.get(key) if seconds else None
+    entry = safe_get(key) if seconds else None
     if entry is None:
         entry = (
             APIToken.objects.filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
@@ -50,13 +51,13 @@ def user_for_token(token: str) -> AbstractBaseUser | None:
         if entry is None:
             return None
         if seconds:
-            cache.set(key, tuple(entry), seconds)
+            safe_set(key, tuple(entry), seconds)
     token_id, user_id, last_used_at = entry
     now = timezone.now()
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         APIToken.objects.filter(pk=token_id).update(last_used_at=now)
         if seconds:
-            cache.set(key, (token_id, user_id, now), seconds)
+            safe_set(key, (token_id, user_id, now), seconds)
     return TokenUser(user_id)
 
 

@@ -6,8 +6,10 @@ request that touched the cache (a throttle, a token lookup)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from typing import Any
 
 import redis
@@ -25,3 +27,66 @@ class SharedConnectionPool(redis.ConnectionPool):
             if pool is None:
                 pool = cls._pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
             return pool
+
+
+# The shared cache is an optimisation: when Redis is down or silent, callers read the
+# database (or keep a process-local count) and go on. After a failure the cache is
+# skipped for a few seconds, so an outage costs one failed round trip per process
+# every CACHE_RETRY_SECONDS rather than one per request.
+CACHE_RETRY_SECONDS = 5.0
+_down_until = 0.0
+_logger = logging.getLogger(__name__)
+
+
+def _available() -> bool:
+    return time.monotonic() >= _down_until
+
+
+def _failed(operation: str, exc: Exception) -> None:
+    global _down_until
+    first = _available()
+    _down_until = time.monotonic() + CACHE_RETRY_SECONDS
+    if first:  # once per outage window, and only the class name: messages hold URLs
+        _logger.warning("cache %s failed (%s); using the database for %.0f s", operation, type(exc).__name__, CACHE_RETRY_SECONDS)
+
+
+def cache_available() -> bool:
+    return _available()
+
+
+def safe_get(key: str, default: Any = None) -> Any:
+    from django.core.cache import cache
+
+    if not _available():
+        return default
+    try:
+        return cache.get(key, default)
+    except Exception as exc:
+        _failed("read", exc)
+        return default
+
+
+def safe_set(key: str, value: Any, timeout: float) -> bool:
+    from django.core.cache import cache
+
+    if not _available():
+        return False
+    try:
+        cache.set(key, value, timeout)
+        return True
+    except Exception as exc:
+        _failed("write", exc)
+        return False
+
+
+def safe_delete_many(keys: list[str]) -> bool:
+    """Always tried, even inside the retry window: a revoked token's entry must go as
+    soon as Redis answers again."""
+    from django.core.cache import cache
+
+    try:
+        cache.delete_many(keys)
+        return True
+    except Exception as exc:
+        _failed("delete", exc)
+        return False

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from tradingagents.cache import safe_delete_many
 from tradingagents.models import APIToken
 
 
@@ -18,10 +18,12 @@ def _forget(key_hashes: list[str]) -> None:
     keys = [token_cache_key(h) for h in key_hashes]
     if not keys:
         return
-    cache.delete_many(keys)
+    # With the cache down this cannot drop the entry; it expires within
+    # API_TOKEN_CACHE_SECONDS, and until Redis answers nobody reads it.
+    safe_delete_many(keys)
     # Again after commit: a request that read the old row before the commit may have
     # cached it in between.
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    transaction.on_commit(lambda: safe_delete_many(keys))
 
 
 def _token_changed(sender: Any, instance: APIToken, **kwargs: Any) -> None:
