@@ -16,10 +16,22 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from agents_llm.models import AgentConfig, AgentRun, RunStatus, TaskConfig
-from agents_llm.runner import run_create, run_execute
+from agents_llm.runner import render_prompt, run_create, run_execute
+
+SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
+def _to_the_second(value: Any) -> str:
+    # Runs often take a few seconds: the admin's default format stops at the minute.
+    return "—" if value is None else timezone.localtime(value).strftime(SECONDS)
+
+
+def run_title(run: AgentRun) -> str:
+    return f"Run {run.pk}: {run.agent} on {run.task.name} ({run.get_status_display().lower()})"
 
 
 def _pretty(value: Any) -> str:
@@ -33,7 +45,7 @@ def _pretty(value: Any) -> str:
 class AgentRunAdmin(admin.ModelAdmin):
     list_display = (
         "id", "status_badge", "agent", "task", "answered_by", "tokens", "cost_display", "latency",
-        "created_at",
+        "created",
     )
     list_filter = ("status", "synthetic", "agent", "task", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("agent", "task", "provider")
@@ -45,12 +57,12 @@ class AgentRunAdmin(admin.ModelAdmin):
         ("Input", {"fields": ("input_pretty", "prompt")}),
         ("Result", {"fields": ("output_pretty", "error", "attempts_table")}),
         ("Usage", {"fields": ("input_tokens", "output_tokens", "requests", "cost_display", "cost_note", "latency")}),
-        ("Times", {"fields": ("created_at", "started_at", "finished_at")}),
+        ("Times", {"fields": ("created", "started", "finished")}),
     )
     readonly_fields = (
         "status_badge", "agent", "task", "answered_by", "schema_version", "created_by", "input_pretty",
         "prompt", "output_pretty", "error", "attempts_table", "input_tokens", "output_tokens", "requests",
-        "cost_display", "cost_note", "latency", "created_at", "started_at", "finished_at",
+        "cost_display", "cost_note", "latency", "created", "started", "finished",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -92,6 +104,24 @@ class AgentRunAdmin(admin.ModelAdmin):
     @admin.display(description="Latency", ordering="latency_ms")
     def latency(self, run: AgentRun) -> str:
         return "—" if run.latency_ms is None else f"{run.latency_ms} ms"
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, run: AgentRun) -> str:
+        return _to_the_second(run.created_at)
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, run: AgentRun) -> str:
+        return _to_the_second(run.started_at)
+
+    @admin.display(description="Finished", ordering="finished_at")
+    def finished(self, run: AgentRun) -> str:
+        return _to_the_second(run.finished_at)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        run = AgentRun.objects.select_related("agent", "task").filter(pk=object_id).first() if object_id.isdigit() else None
+        if run is not None:
+            extra_context = {**(extra_context or {}), "title": run_title(run), "subtitle": None, "run_title": run_title(run)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Input")
     def input_pretty(self, run: AgentRun) -> str:
@@ -145,7 +175,7 @@ class AgentRunAdmin(admin.ModelAdmin):
         if not self.has_add_run_permission(request):
             raise PermissionDenied
         agent = get_object_or_404(AgentConfig, pk=agent_id)
-        form = StartRunForm(request.POST or None, agent=agent)
+        form = StartRunForm(request.POST or None, agent=agent, task_ref=request.GET.get("task", ""))
         if request.method == "POST" and form.is_valid():
             try:
                 run = run_create(
@@ -171,14 +201,24 @@ class AgentRunAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "agent_opts": AgentConfig._meta,
             "placeholders": form.placeholders,
+            "input_templates": form.input_templates,
         }
         return TemplateResponse(request, "admin/agents_llm/agentrun/start_run.html", context)
 
 
+class PrettyJSONField(forms.JSONField):
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 class StartRunForm(forms.Form):
     task = forms.ModelChoiceField(queryset=TaskConfig.objects.none())
-    input = forms.JSONField(
-        initial=dict, widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+    # Not required: an empty object is a valid input for a prompt without placeholders,
+    # and a missing placeholder gets its own message from clean().
+    input = PrettyJSONField(
+        required=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
         help_text="A JSON object with a value for each {placeholder} of the task's prompt.",
     )
     wait = forms.BooleanField(
@@ -186,17 +226,46 @@ class StartRunForm(forms.Form):
         help_text="Unticked, the run is queued for a background worker.",
     )
 
-    def __init__(self, *args: Any, agent: AgentConfig, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agent: AgentConfig, task_ref: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        tasks = TaskConfig.objects.filter(assignments__agent=agent, enabled=True).order_by("name")
-        self.fields["task"].queryset = tasks
-        self.placeholders = {
-            t.name: sorted({name for _, name, _, _ in string.Formatter().parse(t.prompt_template) if name})
-            for t in tasks
+        tasks = list(TaskConfig.objects.filter(assignments__agent=agent, enabled=True).order_by("name"))
+        self.fields["task"].queryset = TaskConfig.objects.filter(pk__in=[t.pk for t in tasks]).order_by("name")
+        self.placeholders = {t.name: _placeholders(t.prompt_template) for t in tasks}
+        # What the input box starts with for each task (by id, for the page's script).
+        self.input_templates = {
+            str(t.pk): json.dumps(dict.fromkeys(self.placeholders[t.name], ""), indent=2) for t in tasks
         }
+        chosen = next((t for t in tasks if task_ref in (str(t.pk), t.name)), None)
+        if chosen is None and len(tasks) == 1:
+            chosen = tasks[0]
+        if chosen is not None:
+            self.fields["task"].initial = chosen.pk
+            self.fields["input"].initial = dict.fromkeys(self.placeholders[chosen.name], "")
 
     def clean_input(self) -> dict[str, Any]:
         value = self.cleaned_data["input"]
+        if value in (None, ""):
+            return {}
         if not isinstance(value, dict):
             raise forms.ValidationError("The input must be a JSON object.")
         return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        task, value = cleaned.get("task"), cleaned.get("input")
+        if task is not None and isinstance(value, dict):
+            try:
+                render_prompt(task.prompt_template, value)
+            except ValidationError as exc:
+                for message in exc.message_dict.get("input", exc.messages):
+                    self.add_error("input", message)
+        return cleaned
+
+
+def _placeholders(template: str) -> list[str]:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    except ValueError:
+        return []
+    # Same rule as the runner: "{risk.level}" needs "risk".
+    return sorted({name.split(".")[0].split("[")[0] for name in names})
