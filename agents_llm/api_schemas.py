@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.http.request import RawPostDataException
 from ninja import Router, Schema
 from ninja.errors import ValidationError as NinjaValidationError
 
 from agents_llm.output_schema import schema_errors
+from tradingagents.errors import BodyTooLarge
 
 router = Router(tags=["schemas"])
 
@@ -59,10 +59,10 @@ def _reject_constant(name: str) -> Any:
 def _body(request: HttpRequest) -> Any:
     try:
         raw = request.body
-    except (RequestDataTooBig, RawPostDataException):
-        raise _invalid(f"The request body is too large (the limit is {MAX_BODY_BYTES} bytes).") from None
+    except RawPostDataException:
+        raise BodyTooLarge(MAX_BODY_BYTES) from None
     if len(raw) > MAX_BODY_BYTES:
-        raise _invalid(f"The request body is too large (the limit is {MAX_BODY_BYTES} bytes).")
+        raise BodyTooLarge(MAX_BODY_BYTES)
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:

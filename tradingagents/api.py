@@ -12,7 +12,8 @@ import logging
 import math
 from typing import Any, Callable
 
-from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, connection
 from django.db.models import ProtectedError, RestrictedError
@@ -29,6 +30,7 @@ from agents_llm.api import router as agents_router
 from agents_llm.api_schemas import router as schemas_router
 from providers.api import router as providers_router
 from tradingagents.auth import API_AUTH
+from tradingagents.errors import BodyTooLarge
 from tradingagents.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ ERROR_DESCRIPTIONS = {
     401: "No valid credentials.",
     403: "Authenticated, but without the permission this needs.",
     405: "Method not allowed.",
+    413: "The request body is over the size limit.",
     422: "Invalid input: `errors` says which field and why.",
 }
 
@@ -117,7 +120,7 @@ class API(NinjaAPI):
                 if operation.get("security"):
                     codes += [401, 403]
                 if method in ("post", "put", "patch"):
-                    codes.append(400)
+                    codes += [400, 413]
                 for code in codes:
                     operation["responses"].setdefault(
                         code,
@@ -201,6 +204,16 @@ api.add_exception_handler(RestrictedError, _on_protected)
 @api.exception_handler(DataError)
 def _on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     return error_response(request, 422, "A value is out of the range the database can store.", [{"loc": ["body"], "msg": "Value out of range."}])
+
+
+@api.exception_handler(RequestDataTooBig)
+def _on_body_too_large(request: HttpRequest, exc: RequestDataTooBig | BodyTooLarge) -> HttpResponse:
+    limit = getattr(exc, "limit", None) or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    msg = f"The request body is too large (the limit is {limit} bytes)."
+    return error_response(request, 413, msg, [{"loc": ["body"], "msg": msg}])
+
+
+api.add_exception_handler(BodyTooLarge, _on_body_too_large)
 
 
 @api.exception_handler(Http404)
