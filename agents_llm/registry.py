@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from contextvars import ContextVar
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -200,11 +201,35 @@ def _build(
     )
 
 
-def _offline_output(compiled: output_schema.CompiledOutput) -> dict[str, Any] | None:
+# The input of the run being executed (set by the runner). Agents are cached across
+# runs, so the offline model reads it at request time rather than when it is built.
+offline_input: ContextVar[dict[str, Any] | None] = ContextVar("offline_input", default=None)
+
+
+def _offline_output(compiled: output_schema.CompiledOutput) -> Callable[[], dict[str, Any]] | None:
     try:
-        return compiled.example(seed=0)
+        example = compiled.example(seed=0)
     except ValueError:
         return None  # the offline link reports it
+    return lambda: offline_answer(compiled, example, offline_input.get())
+
+
+def offline_answer(
+    compiled: output_schema.CompiledOutput, example: dict[str, Any], data: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The synthetic example, with the value of each input key that names one of its
+    properties (asked about NVDA, the answer's `ticker` is NVDA), as long as the
+    answer still matches the schema."""
+    properties = compiled.json_schema.get("properties") or {}
+    if not isinstance(data, dict) or not isinstance(example, dict):
+        return example
+    answer = dict(example)
+    for key, value in data.items():
+        if key in properties and answer.get(key) != value:
+            candidate = {**answer, key: value}
+            if not compiled.validate(candidate):
+                answer = candidate
+    return answer
 
 
 def _link(
@@ -212,7 +237,7 @@ def _link(
     provider: LLMProvider,
     model_name: str,
     override_encrypted: str,
-    offline_output: dict[str, Any] | None,
+    offline_output: Callable[[], dict[str, Any]] | None,
     *,
     prices: tuple[Decimal, Decimal] | None,
     is_fallback_model: bool = False,

@@ -1,27 +1,33 @@
-"""Running an agent on a task: `run_create` stores a queued run, `run_execute` runs it.
+"""Running an agent on a task: `run_create` stores a queued run, `run_execute` runs it
+(workers), `run_inline` stores and runs one on the caller's event loop (the API's
+`?wait=true`).
 
-The model calls of every run in a process go through one event loop on its own thread,
-so the HTTP clients shared per provider credential (providers.backends) are always
-used from the loop they belong to, whichever worker thread executes the run.
+Sync callers (workers, commands, the admin) drive their model calls on one event loop
+thread of the process; async callers on their own loop. The HTTP clients shared per
+provider credential keep a connection pool per loop (providers.backends).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import string
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import AsyncToSync, sync_to_async
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from pydantic_ai import capture_run_messages
@@ -70,15 +76,7 @@ def run_create(
 ) -> AgentRun:
     """Store a queued run of `agent` on `task` and, when `enqueue`, send it to a worker
     once the transaction commits. Nothing is stored when the input does not fit."""
-    if not isinstance(input, dict):
-        raise ValidationError({"input": "The input must be a JSON object."})
-    if not agent.enabled:
-        raise ValidationError({"agent": f"Agent '{agent.name}' is disabled."})
-    if not task.enabled:
-        raise ValidationError({"task": f"Task '{task.name}' is disabled."})
-    if not AgentTaskAssignment.objects.filter(agent=agent, task=task).exists():
-        raise ValidationError({"task": f"Agent '{agent.name}' is not assigned to task '{task.name}'."})
-    prompt = render_prompt(task.prompt_template, input)
+    prompt = _runnable_prompt(agent, task, input)
     run = AgentRun(
         agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.QUEUED,
         schema_version=task.schema_version,
@@ -91,6 +89,22 @@ def run_create(
             run_id = run.pk
             transaction.on_commit(lambda: _send(run_id))
     return run
+
+
+def _runnable_prompt(agent: AgentConfig, task: TaskConfig, input: Any, *, assigned: bool | None = None) -> str:
+    """The prompt of a run of `agent` on `task` with `input`, or the ValidationError
+    saying why there can be no such run. `assigned`: already known (else queried)."""
+    if not isinstance(input, dict):
+        raise ValidationError({"input": "The input must be a JSON object."})
+    if not agent.enabled:
+        raise ValidationError({"agent": f"Agent '{agent.name}' is disabled."})
+    if not task.enabled:
+        raise ValidationError({"task": f"Task '{task.name}' is disabled."})
+    if assigned is None:
+        assigned = AgentTaskAssignment.objects.filter(agent=agent, task=task).exists()
+    if not assigned:
+        raise ValidationError({"task": f"Agent '{agent.name}' is not assigned to task '{task.name}'."})
+    return render_prompt(task.prompt_template, input)
 
 
 def _send(run_id: int) -> bool:
@@ -226,6 +240,7 @@ def _execute(run: AgentRun) -> Outcome:
     # The chain enforces the task's timeout itself; the margin only guards against a
     # wedged event loop, so that a worker thread is never blocked for ever.
     timeout = run.task.timeout_seconds
+    registry.offline_input.set(run.input)  # the offline model echoes matching input keys
     _loop.run(_execute_chain(runtime, run.prompt, outcome, timeout=timeout), timeout=timeout + 30)
     return outcome
 

@@ -4,18 +4,22 @@ Every model gets its key explicitly (never read from the environment by the SDK)
 provider's `base_url`, a request timeout and SDK retries off: moving on after a
 failure is the runner's fallback chain's job, not the SDK's.
 
-One SDK client (and so one HTTP connection pool) is kept per provider credential —
-provider row, type, endpoint and key — and shared by every agent and run that uses
-it. The clients are async and must be used from one event loop: the runner drives all
-model calls on its own loop thread.
+One SDK client is kept per provider credential — provider row, type, endpoint and
+key — and shared by every agent and run that uses it. Its HTTP connections belong to
+the event loop that opened them, and runs happen on several loops (the runner's own
+loop thread for workers, the server's loop for inline API runs), so each client sends
+through a LoopLocalTransport: one connection pool per event loop, behind one client.
 """
 
 from __future__ import annotations
 
+import functools
+import asyncio
 import hashlib
-from importlib import import_module
 import threading
+import weakref
 from collections import OrderedDict
+from importlib import import_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,15 +73,19 @@ def build_model(
     model_name: str,
     api_key: str | None,
     model_settings: ModelSettings | None = None,
-    offline_output: dict[str, Any] | None = None,
+    offline_output: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
 ) -> Model:
     """A PydanticAI model for `model_name` on `provider`, with `api_key` (already
     resolved by `providers.selectors.resolve_api_key`). Raises MissingApiKey when the
     type needs a key and there is none. `offline_output` is what the offline model
-    answers (a schema-valid example)."""
+    answers (a schema-valid example), or a function giving it on each request."""
     if provider.provider_type == ProviderType.OFFLINE:
         from pydantic_ai.models.test import TestModel
 
+        if callable(offline_output):
+            return _offline_model_class()(
+                answer=offline_output, model_name=model_name or "offline", settings=model_settings
+            )
         return TestModel(
             custom_output_args=offline_output, model_name=model_name or "offline", settings=model_settings
         )
@@ -91,6 +99,29 @@ def build_model(
     if provider.provider_type in _RETRIES_PER_REQUEST:
         model_settings = {**(model_settings or {}), "max_retries": 0}
     return _model(provider.provider_type, model_name, sdk_provider, model_settings)
+
+
+@functools.cache
+def _offline_model_class() -> type[Model]:
+    from pydantic_ai.models.test import TestModel
+
+    class OfflineModel(TestModel):
+        """A TestModel whose `custom_output_args` is asked for on every request, so one
+        cached agent can answer each run from that run's input."""
+
+        def __init__(self, *, answer: Callable[[], dict[str, Any]], **kwargs: Any) -> None:
+            self._answer = answer
+            super().__init__(**kwargs)
+
+        @property
+        def custom_output_args(self) -> dict[str, Any]:  # type: ignore[override]
+            return self._answer()
+
+        @custom_output_args.setter
+        def custom_output_args(self, value: Any) -> None:
+            pass  # TestModel.__init__ sets it; the answer comes from `answer`
+
+    return OfflineModel
 
 
 # SDKs whose client we cannot build with retries off: PydanticAI turns them off per
@@ -140,10 +171,40 @@ def _timeout() -> float:
     return settings.LLM_REQUEST_TIMEOUT_SECONDS
 
 
-def _httpx2_client():
-    from pydantic_ai._http import create_async_httpx2_client
+def _loop_local(transport_base: type, client_class: type, **client_kwargs: Any) -> Any:
+    """A transport that sends each request through a connection pool of the running
+    event loop (pools cannot move between loops). The pools are those of a private
+    client per loop, so limits and the proxies of the environment apply as usual."""
 
-    return create_async_httpx2_client(timeout=_timeout())
+    class LoopLocalTransport(transport_base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+        def _client(self) -> Any:
+            loop = asyncio.get_running_loop()
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = client_class(**client_kwargs)
+            return client
+
+        async def handle_async_request(self, request: Any) -> Any:
+            client = self._client()
+            return await client._transport_for_url(request.url).handle_async_request(request)
+
+        async def aclose(self) -> None:
+            client = self._clients.pop(asyncio.get_running_loop(), None)
+            if client is not None:
+                await client.aclose()
+
+    return LoopLocalTransport()
+
+
+def _httpx2_client():
+    import httpx2
+    from pydantic_ai._http import DEFAULT_HTTP_LIMITS, create_async_httpx2_client
+
+    transport = _loop_local(httpx2.AsyncBaseTransport, httpx2.AsyncClient, limits=DEFAULT_HTTP_LIMITS)
+    return create_async_httpx2_client(timeout=_timeout(), transport=transport)
 
 
 def _openai_client(base_url: str, api_key: str | None):
@@ -222,8 +283,9 @@ def _groq_provider(base_url: str, api_key: str | None, provider: LLMProvider) ->
 
     # The Groq SDK appends /openai/v1 itself; the catalog's endpoint is the OpenAI-compatible one.
     root = base_url.removesuffix("/openai/v1")
+    transport = _loop_local(httpx.AsyncBaseTransport, httpx.AsyncClient)
     client = AsyncGroq(
-        api_key=api_key, base_url=root, http_client=httpx.AsyncClient(timeout=_timeout()),
+        api_key=api_key, base_url=root, http_client=httpx.AsyncClient(timeout=_timeout(), transport=transport),
         max_retries=0, timeout=_timeout(),
     )
     return GroqProvider(groq_client=client)
