@@ -59,28 +59,48 @@ def _finite_float(text: str) -> float:
 MAX_BODY_DEPTH = 32
 
 
+SURROGATE_MSG = "Lone UTF-16 surrogates (e.g. \\udfff) are not allowed: text must be valid Unicode."
+
+
+def _text_problem(text: str) -> str | None:
+    """Why this text cannot be stored, or None. JSON's \\uXXXX escapes can spell a
+    lone surrogate, which no UTF-8 database column can hold."""
+    if "\x00" in text:
+        return "NUL characters are not allowed."
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return SURROGATE_MSG
+    return None
+
+
 def _check_values(data: Any) -> None:
-    """PostgreSQL text and jsonb cannot hold NUL characters, and deeply nested JSON
-    would overflow the recursion of every later step (validation, storage)."""
+    """PostgreSQL text and jsonb cannot hold NUL characters or lone surrogates, and
+    deeply nested JSON would overflow the recursion of every later step (validation,
+    storage)."""
     stack: list[tuple[Any, list[str | int]]] = [(data, ["body"])]
     while stack:
         value, loc = stack.pop()
         if len(loc) > MAX_BODY_DEPTH:
             raise InvalidBody(loc[:3], f"The body is nested more than {MAX_BODY_DEPTH} levels deep.")
         if isinstance(value, str):
-            if "\x00" in value:
-                raise InvalidBody(loc, "NUL characters are not allowed.")
+            problem = _text_problem(value)
+            if problem:
+                raise InvalidBody(loc, problem)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if "\x00" in key:
-                    raise InvalidBody(loc, "NUL characters are not allowed in keys.")
+                problem = _text_problem(key)
+                if problem:
+                    raise InvalidBody(loc, problem.replace("not allowed", "not allowed in keys", 1))
                 stack.append((item, [*loc, key]))
         elif isinstance(value, list):
             stack.extend((item, [*loc, index]) for index, item in enumerate(value))
 
 
 class StrictJSONParser(Parser):
-    """JSON that every database backend can store: finite numbers, no NUL characters."""
+    """JSON that every database backend can store: finite numbers, valid Unicode text
+    without NUL characters."""
 
     def parse_body(self, request: HttpRequest) -> Any:
         data = json.loads(request.body, parse_constant=_reject_constant, parse_float=_finite_float)
@@ -89,8 +109,9 @@ class StrictJSONParser(Parser):
 
     def parse_querydict(self, data: MultiValueDict, list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
         for key, values in data.lists():
-            if "\x00" in key or any("\x00" in v for v in values):
-                raise NinjaValidationError([{"loc": ("query", key), "msg": "NUL characters are not allowed."}])
+            problem = next(filter(None, map(_text_problem, [key, *values])), None)
+            if problem:
+                raise NinjaValidationError([{"loc": ("query", key), "msg": problem}])
         return super().parse_querydict(data, list_fields, request)
 
 
