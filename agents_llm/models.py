@@ -44,6 +44,10 @@ class AgentConfig(models.Model):
     def __str__(self) -> str:
         return self.display_name or self.name
 
+    def clean(self) -> None:
+        if self.name and AgentAlias.objects.filter(name_key=alias_key(self.name)).exclude(agent_id=self.pk).exists():
+            raise ValidationError({"name": f"'{self.name}' is already an alias of another agent."})
+
 
 class AgentAlias(models.Model):
     """Another name a gateway client may ask for this agent by (the `model` of a chat
@@ -433,6 +437,7 @@ class LLMCall(models.Model):
         db_table = "llm_calls"
         ordering = ["-created_at"]
         verbose_name = "gateway call"
+        permissions = [("use_gateway", "Can call agents through the OpenAI-compatible gateway")]
         indexes = [
             models.Index(fields=["agent", "-created_at"], name="llm_calls_agent_created"),
             models.Index(fields=["session", "agent"], name="llm_calls_session_agent"),

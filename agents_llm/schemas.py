@@ -35,6 +35,10 @@ class AgentIn(Schema):
     instructions: str = Field("", max_length=100_000, description="System prompt given to the LLM.")
     enabled: bool = True
     metadata_json: dict[str, Any] = Field(default_factory=dict)
+    aliases: list[str] = Field(
+        default_factory=list, max_length=50,
+        description="Other names gateway clients may call this agent by (any case), e.g. 'Bull Researcher'.",
+    )
 
 
 class AgentPatch(Schema):
@@ -45,6 +49,7 @@ class AgentPatch(Schema):
     instructions: str = Field(None, max_length=100_000)
     enabled: bool = None
     metadata_json: dict[str, Any] = None
+    aliases: list[str] = Field(None, max_length=50)
 
 
 class LLMConfigOut(Schema):
@@ -95,6 +100,7 @@ class AgentOut(Schema):
     instructions: str
     enabled: bool
     metadata_json: dict[str, Any]
+    aliases: list[str] = Field(..., description="Other names gateway clients may call this agent by.")
     llm_configs: list[LLMConfigOut] = Field(..., description="All LLM configs, primary (lowest enabled priority) first.")
     created_at: datetime
     updated_at: datetime
@@ -102,6 +108,10 @@ class AgentOut(Schema):
     @staticmethod
     def resolve_llm_configs(obj: Any) -> list[Any]:
         return list(obj.llm_configs.all())  # prefetched by the selector
+
+    @staticmethod
+    def resolve_aliases(obj: Any) -> list[str]:
+        return [alias.name for alias in obj.alias_rows.all()]  # prefetched by the selector
 
 
 class AgentFilters(Schema):

@@ -22,6 +22,7 @@ def agent_primary_config(agent: AgentConfig | int) -> AgentLLMConfig | None:
 
 def agent_list_with_configs() -> QuerySet[AgentConfig]:
     return AgentConfig.objects.prefetch_related(
+        "alias_rows",
         Prefetch(
             "llm_configs",
             queryset=AgentLLMConfig.objects.select_related("provider", "fallback_provider").order_by("priority"),

@@ -10,14 +10,16 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from agents_llm.models import (
+    AgentAlias,
     AgentConfig,
     AgentLLMConfig,
     AgentTaskAssignment,
     TaskConfig,
     TaskSchemaVersion,
+    alias_key,
 )
 from agents_llm.output_schema import validate_schema
 from providers.models import LLMProvider
@@ -52,19 +54,68 @@ def _save(obj: Any, user: AbstractBaseUser | None) -> None:
 # Agents ---------------------------------------------------------------------
 
 
-def agent_create(*, user: AbstractBaseUser | None = None, **data: Any) -> AgentConfig:
+def agent_create(
+    *, user: AbstractBaseUser | None = None, aliases: list[str] | None = None, **data: Any
+) -> AgentConfig:
     agent = AgentConfig()
     _set_fields(agent, data, AGENT_FIELDS)
     if not agent.display_name:
         agent.display_name = agent.name.replace("_", " ").replace("-", " ").title()
-    _save(agent, user)
+    with transaction.atomic():
+        _save(agent, user)
+        if aliases:
+            agent_aliases_set(agent=agent, aliases=aliases)
     return agent
 
 
 def agent_update(*, agent: AgentConfig, data: dict[str, Any], user: AbstractBaseUser | None = None) -> AgentConfig:
+    data = dict(data)
+    aliases = data.pop("aliases", None)
     _set_fields(agent, data, AGENT_FIELDS)
-    _save(agent, user)
+    with transaction.atomic():
+        _save(agent, user)
+        if aliases is not None:
+            agent_aliases_set(agent=agent, aliases=aliases)
     return agent
+
+
+ALIAS_MAX_LENGTH = 120
+
+
+def agent_aliases_set(*, agent: AgentConfig, aliases: list[str]) -> list[str]:
+    """Replace the agent's aliases: the other names a gateway client may ask for it by.
+    Unique across agents and agent names, ignoring case; the database's unique key
+    holds the rule against concurrent saves too."""
+    names: list[str] = []
+    keys: dict[str, str] = {}
+    for index, raw in enumerate(aliases):
+        name = " ".join(str(raw).split())
+        if not name or len(name) > ALIAS_MAX_LENGTH:
+            raise ValidationError({"aliases": f"Alias {index + 1} must be 1 to {ALIAS_MAX_LENGTH} characters."})
+        key = alias_key(name)
+        if key in keys:
+            continue  # the same name twice
+        keys[key] = name
+        names.append(name)
+    taken = AgentAlias.objects.filter(name_key__in=keys).exclude(agent=agent).select_related("agent").first()
+    if taken is not None:
+        raise ValidationError({"aliases": f"'{taken.name}' is already an alias of agent '{taken.agent.name}'."})
+    clash = AgentConfig.objects.filter(name__in=list(keys)).exclude(pk=agent.pk).first()
+    if clash is not None:
+        raise ValidationError({"aliases": f"'{keys[clash.name]}' is the name of agent '{clash.name}'."})
+    with transaction.atomic():
+        AgentAlias.objects.filter(agent=agent).exclude(name_key__in=keys).delete()
+        existing = dict(AgentAlias.objects.filter(agent=agent).values_list("name_key", "pk"))
+        for key, name in keys.items():
+            if key in existing:
+                AgentAlias.objects.filter(pk=existing[key]).update(name=name)
+            else:
+                try:
+                    with transaction.atomic():
+                        AgentAlias.objects.create(agent=agent, name=name)
+                except IntegrityError:
+                    raise ValidationError({"aliases": f"'{name}' was just taken by another agent."}) from None
+    return names
 
 
 def agent_delete(*, agent: AgentConfig, user: AbstractBaseUser | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
@@ -173,3 +174,34 @@ def cost_of(
     except (LookupError, ValueError):
         return None
     return Decimal(result.total_price)
+
+
+def cost_of_usage(
+    provider_type: str,
+    model_name: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    at: datetime | None = None,
+) -> Decimal | None:
+    """Catalog cost of one response on its full usage (cached and cache-write input
+    tokens are billed at their own prices), at the prices in force at `at`; None when
+    the catalog does not know the model."""
+    info = TYPES.get(provider_type)
+    if info is None or info.genai_prices_id is None or _catalog_model(provider_type, model_name) is None:
+        return None
+    try:
+        result = calc_price(
+            Usage(
+                input_tokens=input_tokens, output_tokens=output_tokens,
+                cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+            ),
+            model_name,
+            provider_id=info.genai_prices_id,
+            genai_request_timestamp=at,
+        )
+    except (LookupError, ValueError):
+        return None
+    return Decimal(str(result.total_price))

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
 
+from agents_llm.gateway import views as gateway
 from tradingagents.api import api_urls, docs_view
 
 urlpatterns = [
@@ -12,4 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/docs", docs_view, name="api-docs"),
     path("api/v1/", api_urls()),
+    # The OpenAI-compatible gateway: a client's base URL is http://HOST:PORT/v1.
+    path("v1/chat/completions", gateway.chat_completions, name="gateway-chat-completions"),
+    path("v1/models", gateway.models, name="gateway-models"),
+    re_path(r"^v1/(?P<rest>.*)$", gateway.not_found),
 ]

@@ -1,0 +1,383 @@
+"""Sending a client's request along its agent's chain until a model gives a usable answer.
+
+Three ways to ask a model, one behaviour seen by the client:
+- pass-through (OpenAI-protocol vendors): the client's body with the model, sampling
+  and key rewritten, over one pooled keep-alive HTTP client per credential and event
+  loop; only what validation, fallback and usage need is parsed;
+- translation (Anthropic, Google, Mistral): OpenAI messages and tools become
+  PydanticAI messages and tool definitions for `pydantic_ai.direct.model_request`,
+  and the answer becomes OpenAI's shape again;
+- offline: a synthetic answer, with no network.
+
+The chain moves on after connection errors, timeouts, 401/403/404/408/409/429/5xx and
+after an answer that does not match the structure the request asked for (its
+`json_schema` format or a called tool's `parameters`). Any other vendor 4xx is the
+request's own fault and goes back to the client. A stream can only move on before its
+first byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from agents_llm.gateway import protocol
+from agents_llm.gateway.errors import GatewayError
+from agents_llm.gateway.protocol import ChatRequest
+from agents_llm.gateway.routing import Route, Target
+from agents_llm.metering import PriceSource, TokenUsage, short
+
+RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+class AttemptFailed(Exception):
+    def __init__(
+        self, error_class: str, message: str, *, retry: bool = True, status: int | None = None,
+        usage: TokenUsage | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.message = message
+        self.retry = retry
+        self.status = status
+        self.usage = usage
+
+
+@dataclass
+class Answer:
+    """A usable answer: a whole completion body (`model` = what the client asked for),
+    or an open pass-through stream."""
+
+    target: Target
+    body: dict[str, Any] | None = None
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    stream: httpx.Response | None = None
+
+
+@dataclass
+class ChainResult:
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    # Every response a vendor billed, answered or not: (how it is priced, its usage).
+    responses: list[tuple[PriceSource, TokenUsage]] = field(default_factory=list)
+    answer: Answer | None = None
+    error: GatewayError | None = None
+
+    @property
+    def fell_back(self) -> bool:
+        return self.answer is not None and len(self.attempts) > 1
+
+
+def _attempt(target: Target, error_class: str = "", message: str = "answered", status: int | None = None) -> dict[str, Any]:
+    return {
+        "provider": target.provider_name, "model": target.model_name, "error_class": error_class,
+        "message": short(message), "status": status,
+    }
+
+
+async def run_chain(route: Route, req: ChatRequest, *, max_tokens: int | None = None) -> ChainResult:
+    """Try each model of the route in turn. `max_tokens` is the output cap to send when
+    the config sets none (the client's, or what a session budget leaves)."""
+    result = ChainResult()
+    for target in route.targets:
+        if target.error is not None:
+            result.attempts.append(_attempt(target, *target.error))
+            continue
+        try:
+            if target.offline:
+                answer = _offline(route, req, target)
+            elif target.passthrough:
+                answer = await _passthrough(route, req, target, max_tokens)
+            else:
+                answer = await _translated(route, req, target, max_tokens)
+        except AttemptFailed as failure:
+            result.attempts.append(_attempt(target, failure.error_class, failure.message, failure.status))
+            if failure.usage is not None:
+                result.responses.append((target.price, failure.usage))
+            if not failure.retry:
+                result.error = GatewayError(
+                    failure.status or 400,
+                    f"Provider '{target.provider_name}' refused the request for agent '{route.agent_name}': {failure.message}",
+                    code="upstream_bad_request",
+                )
+                return result
+            continue
+        result.attempts.append(_attempt(target))
+        if answer.stream is None:
+            result.responses.append((target.price, answer.usage))
+        result.answer = answer
+        return result
+    result.error = _chain_error(route, result.attempts)
+    return result
+
+
+def _chain_error(route: Route, attempts: list[dict[str, Any]]) -> GatewayError:
+    if not attempts:
+        return GatewayError(
+            502, f"Agent '{route.agent_name}' has no enabled LLM config.", type="upstream_error", code="upstream_error"
+        )
+    last = attempts[-1]
+    kind = "invalid_output" if last["error_class"] == "InvalidOutput" else "upstream_error"
+    return GatewayError(
+        502,
+        f"All {len(attempts)} model(s) of agent '{route.agent_name}' failed; the last one "
+        f"({last['provider']}/{last['model']}) said {last['error_class']}: {last['message']}",
+        type=kind, code=kind,
+    )
+
+
+def output_cap(target: Target, max_tokens: int | None) -> int | None:
+    """The config's cap wins; else the client's (or the session's)."""
+    return target.max_tokens or max_tokens
+
+
+# Pass-through ------------------------------------------------------------------------
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client(target: Target) -> httpx.AsyncClient:
+    """One keep-alive client per credential, per event loop (an async client belongs to
+    the loop it first ran on)."""
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.get(loop)
+    if per_loop is None:
+        per_loop = _clients[loop] = {}
+    key = (target.base_url, hashlib.sha256((target.api_key or "").encode()).hexdigest())
+    client = per_loop.get(key)
+    if client is None:
+        timeout = httpx.Timeout(settings.LLM_REQUEST_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
+        client = per_loop[key] = httpx.AsyncClient(
+            timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        )
+    return client
+
+
+def vendor_body(req: ChatRequest, target: Target, max_tokens: int | None) -> dict[str, Any]:
+    """The client's body with what the agent's config decides rewritten."""
+    body = dict(req.body)
+    body["model"] = target.model_name
+    if target.temperature is not None:
+        body["temperature"] = target.temperature
+    if target.top_p is not None:
+        body["top_p"] = target.top_p
+    cap = output_cap(target, max_tokens)
+    if cap:
+        body["max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"] = cap
+    if req.stream:
+        # Usage is recorded from the stream, whether the client asked for it or not.
+        body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    return body
+
+
+async def _passthrough(route: Route, req: ChatRequest, target: Target, max_tokens: int | None) -> Answer:
+    client = _client(target)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if target.api_key:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    content = json.dumps(vendor_body(req, target, max_tokens), separators=(",", ":")).encode()
+    request = client.build_request("POST", f"{target.base_url}/chat/completions", content=content, headers=headers)
+    try:
+        response = await client.send(request, stream=req.stream)
+    except httpx.TimeoutException as exc:
+        raise AttemptFailed("Timeout", f"No answer in time ({type(exc).__name__}).") from None
+    except httpx.HTTPError as exc:
+        raise AttemptFailed(type(exc).__name__, target.redact(str(exc)) or type(exc).__name__) from None
+    if response.status_code != 200:
+        if req.stream:
+            await response.aread()
+            await response.aclose()
+        raise _vendor_error(target, response)
+    if req.stream:
+        return Answer(target=target, stream=response)
+    try:
+        data = response.json()
+        message = data["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise AttemptFailed("InvalidResponse", "The vendor's answer is not a chat completion.") from None
+    usage = TokenUsage.from_openai(data.get("usage"))
+    problem = protocol.answer_problems(req, message)
+    if problem:
+        raise AttemptFailed("InvalidOutput", problem, usage=usage)
+    data["model"] = route.asked
+    return Answer(target=target, body=data, usage=usage)
+
+
+def _vendor_error(target: Target, response: httpx.Response) -> AttemptFailed:
+    status = response.status_code
+    try:
+        error = response.json().get("error")
+        text = error.get("message") if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError):
+        text = response.text[:300]
+    message = f"HTTP {status}: {target.redact(str(text or '').strip()) or response.reason_phrase}"
+    retry = status in RETRY_STATUSES or status >= 500
+    return AttemptFailed(f"HTTP{status}", message, retry=retry, status=status)
+
+
+async def relay_stream(answer: Answer, asked: str, include_usage: bool, usage: TokenUsage) -> AsyncIterator[bytes]:
+    """The vendor's server-sent events with `model` set to what the client asked for;
+    the usage chunk is read into `usage` and passed on only when the client asked."""
+    response = answer.stream
+    assert response is not None
+    try:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                yield protocol.DONE
+                return
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                continue
+            if isinstance(chunk.get("usage"), dict):
+                usage += TokenUsage.from_openai(chunk["usage"])
+                if not include_usage:
+                    if not chunk.get("choices"):
+                        continue
+                    chunk["usage"] = None
+            chunk["model"] = asked
+            yield protocol.sse(chunk)
+    finally:
+        await response.aclose()
+
+
+# Translation through PydanticAI ----------------------------------------------------------
+
+
+async def _translated(route: Route, req: ChatRequest, target: Target, max_tokens: int | None) -> Answer:
+    from pydantic_ai.direct import model_request
+    from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior, UserError
+
+    from agents_llm.gateway import translate
+    from providers import backends
+
+    model_settings = backends.request_settings(
+        temperature=target.temperature if target.temperature is not None else req.temperature,
+        max_tokens=output_cap(target, max_tokens),
+        top_p=target.top_p if target.top_p is not None else req.top_p,
+    )
+    stop = req.body.get("stop")
+    if stop:
+        model_settings["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if isinstance(req.body.get("seed"), int):
+        model_settings["seed"] = req.body["seed"]
+    if isinstance(req.body.get("parallel_tool_calls"), bool):
+        model_settings["parallel_tool_calls"] = req.body["parallel_tool_calls"]
+    try:
+        messages = translate.to_pydantic(req.messages)
+        model = backends.build_model(
+            provider=target.provider, model_name=target.model_name, api_key=target.api_key,
+            model_settings=model_settings,
+        )
+        response = await model_request(
+            model, messages, model_settings=model_settings, model_request_parameters=translate.parameters(req),
+        )
+    except translate.Untranslatable as exc:
+        raise AttemptFailed("Untranslatable", str(exc), retry=False, status=400) from None
+    except ModelHTTPError as exc:
+        message = f"HTTP {exc.status_code}: {target.redact(str(exc.message))}"
+        retry = exc.status_code in RETRY_STATUSES or exc.status_code >= 500
+        raise AttemptFailed(f"HTTP{exc.status_code}", message, retry=retry, status=exc.status_code) from None
+    except (ModelAPIError, UnexpectedModelBehavior, UserError) as exc:
+        raise AttemptFailed(type(exc).__name__, target.redact(str(exc))) from None
+    usage = TokenUsage.from_pydantic(response.usage)
+    message, finish = translate.to_openai(response, req)
+    problem = protocol.answer_problems(req, message)
+    if problem:
+        raise AttemptFailed("InvalidOutput", problem, usage=usage)
+    body = protocol.completion_body(
+        model=route.asked, message=message, finish_reason=finish,
+        usage=protocol.usage_body(usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.reasoning_tokens),
+    )
+    return Answer(target=target, body=body, usage=usage)
+
+
+# Offline -------------------------------------------------------------------------------
+
+
+def _offline(route: Route, req: ChatRequest, target: Target) -> Answer:
+    """A synthetic answer: a schema-valid call when the request forces a tool or binds
+    exactly one, schema-valid JSON for a json format, else text. Never a call to one of
+    several tools the model would be choosing between: a client runs the tools it gets
+    called, for real."""
+    tool = None
+    if req.tools and req.tool_choice != "none":
+        tool = req.forced_tool or (next(iter(req.tools)) if len(req.tools) == 1 else None)
+    try:
+        if tool is not None:
+            arguments = json.dumps(_synthetic(req.tools[tool]))
+            message: dict[str, Any] = {
+                "role": "assistant", "content": None, "refusal": None,
+                "tool_calls": [{"id": "call_" + secrets.token_hex(8), "type": "function",
+                                "function": {"name": tool, "arguments": arguments}}],
+            }
+            finish, text = "tool_calls", arguments
+        elif req.format_schema is not None:
+            text = json.dumps(_synthetic(req.format_schema))
+            message, finish = {"role": "assistant", "content": text, "refusal": None}, "stop"
+        else:
+            text = (
+                f"[offline] Synthetic answer for agent '{route.agent_name}': no model was called. "
+                "Configure a vendor model for this agent to get real answers."
+            )
+            message, finish = {"role": "assistant", "content": text, "refusal": None}, "stop"
+    except ValueError as exc:
+        raise AttemptFailed("NoSyntheticAnswer", f"The offline provider cannot build a matching answer: {exc}") from None
+    usage = TokenUsage(input_tokens=estimate_prompt_tokens(req), output_tokens=max(1, len(text) // 4))
+    body = protocol.completion_body(
+        model=route.asked, message=message, finish_reason=finish,
+        usage=protocol.usage_body(usage.input_tokens, usage.output_tokens),
+    )
+    return Answer(target=target, body=body, usage=usage)
+
+
+def _synthetic(schema: dict[str, Any]) -> Any:
+    """A deterministic instance of `schema` (ValueError when none can be built). Task
+    schemas compile; a client's tool schema may use more of JSON Schema than tasks
+    allow, so it falls back to the example builder on the schema as sent."""
+    import random
+
+    from agents_llm import output_schema
+
+    try:
+        return output_schema.compile_output_type(schema).example(seed=0)
+    except output_schema.OutputSchemaError:
+        pass
+    rng = random.Random(0)
+    check = protocol.validator(schema)
+    for _ in range(20):
+        candidate = output_schema._Example(rng).gen(schema)
+        if check.is_valid(candidate):
+            return candidate
+    raise ValueError("no instance of the schema could be built")
+
+
+# Counting a prompt -------------------------------------------------------------------------
+
+# Chat formats wrap every message in a few tokens of their own.
+TOKENS_PER_MESSAGE = 8
+TOKENS_PER_REQUEST = 16
+
+
+def estimate_prompt_tokens(req: ChatRequest) -> int:
+    """An upper bound of the prompt tokens a vendor will count: every token of a
+    byte-level BPE tokenizer covers at least one byte, so the UTF-8 size of everything
+    the prompt is made of (messages, tools, response format) bounds its tokens, plus the
+    chat format's per-message overhead."""
+    parts = [req.body.get("messages"), req.body.get("tools"), req.body.get("response_format")]
+    size = len(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode())
+    return size + TOKENS_PER_MESSAGE * len(req.messages) + TOKENS_PER_REQUEST

@@ -1,0 +1,159 @@
+"""From the `model` a client asks for to the chain of vendor models that may answer.
+
+The agent's enabled LLM configs in priority order, each followed by its fallback
+model, form the chain. Each link carries its provider, vendor model, resolved key
+(config key → provider key → `<TYPE>_API_KEY`), the config's sampling and prices. A
+link that cannot be used (provider disabled, no key, key undecryptable) stays in the
+chain with its reason, so the call's attempts say why it was skipped."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from agents_llm.gateway.errors import model_not_found
+from agents_llm.metering import PriceSource
+from agents_llm.models import AgentConfig, AgentLLMConfig, alias_key
+from agents_llm.selectors import agent_llm_configs
+from providers import backends
+from providers.catalog import ProviderType, type_info
+from providers.crypto import UndecryptableSecret
+from providers.models import LLMProvider
+from providers.selectors import resolve_api_key
+from providers.services import provider_mark_undecryptable
+
+# Vendors that speak OpenAI's Chat Completions themselves: the client's body is
+# forwarded with only the model, sampling and key rewritten.
+PASSTHROUGH_TYPES = frozenset({
+    ProviderType.OPENAI, ProviderType.DEEPSEEK, ProviderType.XAI, ProviderType.GROQ,
+    ProviderType.OPENROUTER, ProviderType.OLLAMA, ProviderType.OPENAI_COMPATIBLE,
+})
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model of the chain."""
+
+    provider: LLMProvider = field(repr=False)
+    model_name: str
+    api_key: str | None = field(default=None, repr=False)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    price: PriceSource | None = None
+    is_fallback_model: bool = False
+    error: tuple[str, str] | None = None  # (error class, safe message): not usable
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider.name
+
+    @property
+    def provider_type(self) -> str:
+        return self.provider.provider_type
+
+    @property
+    def offline(self) -> bool:
+        return self.provider.provider_type == ProviderType.OFFLINE
+
+    @property
+    def passthrough(self) -> bool:
+        return self.provider.provider_type in PASSTHROUGH_TYPES
+
+    @property
+    def base_url(self) -> str:
+        return backends.endpoint(self.provider)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.api_key)
+
+
+@dataclass(frozen=True)
+class Route:
+    agent_id: int
+    agent_name: str
+    asked: str
+    targets: tuple[Target, ...]
+
+
+def agent_for_model(model: str) -> AgentConfig:
+    """The enabled agent named `model` or answering to it as an alias (any case)."""
+    key = alias_key(model)
+    agent = (
+        AgentConfig.objects.filter(enabled=True)
+        .filter(Q(name=model) | Q(name=key) | Q(alias_rows__name_key=key))
+        .only("pk", "name")
+        .first()
+    )
+    if agent is None:
+        raise model_not_found(model)
+    return agent
+
+
+def route_for(model: str) -> Route:
+    agent = agent_for_model(model)
+    targets: list[Target] = []
+    for config in agent_llm_configs(agent, enabled_only=True):
+        targets.append(_target(config, config.provider, config.model_name, config.api_key_encrypted, primary=True))
+        if config.fallback_provider_id and config.fallback_model:
+            # The config's own key belongs to its provider; another provider uses its own.
+            same = config.fallback_provider_id == config.provider_id
+            targets.append(_target(
+                config, config.fallback_provider, config.fallback_model,
+                config.api_key_encrypted if same else "", primary=False,
+            ))
+    return Route(agent_id=agent.pk, agent_name=agent.name, asked=model, targets=tuple(targets))
+
+
+def _target(config: AgentLLMConfig, provider: LLMProvider, model_name: str, override: str, *, primary: bool) -> Target:
+    explicit = primary and bool(config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens)
+    base = {
+        "provider": provider, "model_name": model_name, "temperature": config.temperature,
+        "max_tokens": config.max_tokens, "top_p": config.top_p, "is_fallback_model": not primary,
+        "price": PriceSource(
+            provider.provider_type, model_name,
+            config.cost_per_1k_input_tokens if explicit else None,
+            config.cost_per_1k_output_tokens if explicit else None,
+        ),
+    }
+    if not provider.enabled:
+        return Target(error=("ProviderDisabled", f"Provider '{provider.name}' is disabled."), **base)
+    try:
+        api_key = resolve_api_key(provider, override)
+    except UndecryptableSecret as exc:
+        if not override:
+            provider_mark_undecryptable(provider=provider, message=str(exc))
+        return Target(error=("UndecryptableSecret", str(exc)), **base)
+    info = type_info(provider.provider_type)
+    if info.needs_key and not api_key:
+        return Target(error=("MissingApiKey", (
+            f"No API key for provider '{provider.name}' ({provider.provider_type}): set one on the provider "
+            f"or the agent's LLM config, or in the environment variable {info.env_var}."
+        )), **base)
+    if provider.provider_type == ProviderType.OPENAI_COMPATIBLE and not provider.base_url:
+        return Target(error=("NoEndpoint", f"Provider '{provider.name}' has no base URL."), **base)
+    return Target(api_key=api_key, **base)
+
+
+_WORD = re.compile(r"[A-Za-z0-9_\-.*]{4,}")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` without the key or any recognisable part of it. Vendors echo keys back
+    in error messages, whole or masked ("sk-abc***...wxyz"): any word sharing four or
+    more consecutive characters with the key goes."""
+    if not text or not secret or len(secret) < 8:
+        return text
+    text = text.replace(secret, "[redacted]")
+
+    def scrub(match: re.Match[str]) -> str:
+        word = match.group(0)
+        for piece in re.split(r"[*.]+", word):
+            if len(piece) >= 4 and any(piece[i:i + 4] in secret for i in range(len(piece) - 3)):
+                return "[redacted]"
+        return word
+
+    return _WORD.sub(scrub, text)
+

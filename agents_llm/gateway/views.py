@@ -1,0 +1,178 @@
+"""`POST /v1/chat/completions` and `GET /v1/models`: thin async views.
+
+Database work (auth, routing, the call's record) runs in one thread hop before the
+vendor is asked and one after; the vendor request itself runs on the server's event
+loop."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from agents_llm import metering
+from agents_llm.gateway import forward, protocol
+from agents_llm.gateway.errors import GatewayError, unauthorized
+from agents_llm.gateway.routing import Route, route_for
+from agents_llm.metering import CallOutcome, TokenUsage
+from agents_llm.models import AgentConfig, CallStatus
+from tradingagents.auth import user_for_token
+
+GATEWAY_PERM = "agents_llm.use_gateway"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int
+
+
+def authenticate(header: str | None) -> Caller:
+    """The caller of a gateway request: a Bearer API token whose user may use the gateway."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    user = user_for_token(token.strip())
+    if user is None:
+        raise unauthorized("Invalid API key: the token is unknown, revoked or its user is inactive.")
+    if not user.has_perm(GATEWAY_PERM):
+        raise GatewayError(
+            403, f"Permission denied: calling agents through the gateway needs the '{GATEWAY_PERM}' permission.",
+            type="permission_error", code="permission_denied",
+        )
+    return Caller(user_id=user.pk)
+
+
+def _admit(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route]:
+    caller = authenticate(request.headers.get("Authorization"))
+    req = protocol.parse_request(request.body)
+    return caller, req, route_for(req.model)
+
+
+def _headers(response: HttpResponse, route: Route, outcome: CallOutcome, call_id: int | None, provider: str) -> HttpResponse:
+    response["x-agent"] = route.agent_name
+    if provider:
+        response["x-provider"] = provider
+        response["x-vendor-model"] = outcome.model_name
+    if call_id is not None:
+        response["x-call-id"] = str(call_id)
+    if outcome.cost is not None and not outcome.streamed:
+        response["x-cost-usd"] = str(outcome.cost)
+    return response
+
+
+def _settle(outcome: CallOutcome, result: forward.ChainResult, started: float) -> None:
+    usage = TokenUsage()
+    for _, response_usage in result.responses:
+        usage += response_usage
+    outcome.usage = usage
+    priced = metering.price_all(result.responses, at=outcome.created_at)
+    outcome.cost, outcome.cost_note = priced.cost, priced.note
+    outcome.attempts = result.attempts
+    outcome.latency_ms = int((time.perf_counter() - started) * 1000)
+
+
+@csrf_exempt
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return GatewayError(405, "Use POST.", code="method_not_allowed").response()
+    started = time.perf_counter()
+    try:
+        caller, req, route = await sync_to_async(_admit)(request)
+    except GatewayError as exc:
+        return exc.response()
+    result = await forward.run_chain(route, req, max_tokens=req.max_tokens)
+    outcome = CallOutcome(agent_id=route.agent_id, alias=req.model, user_id=caller.user_id, streamed=req.stream)
+    answer = result.answer
+    if answer is None:
+        error = result.error
+        assert error is not None
+        outcome.status, outcome.error_code, outcome.error = CallStatus.FAILED, error.code or "", error.message
+        _settle(outcome, result, started)
+        call = await sync_to_async(metering.call_record)(outcome)
+        return _headers(error.response(), route, outcome, call.pk, "")
+    target = answer.target
+    outcome.status = CallStatus.SUCCEEDED
+    outcome.provider_id, outcome.model_name = target.provider.pk, target.model_name
+    outcome.synthetic, outcome.fell_back = target.offline, result.fell_back
+    _settle(outcome, result, started)
+    if answer.stream is not None:
+        return await _relay(route, req, answer, result, outcome, started)
+    call = await sync_to_async(metering.call_record)(outcome)
+    assert answer.body is not None
+    if req.stream:  # a whole answer (offline, translated), framed as OpenAI streams it
+        response: HttpResponse = StreamingHttpResponse(
+            _frames(protocol.chunks_for(answer.body, include_usage=req.include_usage)), content_type="text/event-stream",
+        )
+        response["Cache-Control"] = "no-cache"
+    else:
+        response = JsonResponse(answer.body)
+    return _headers(response, route, outcome, call.pk, target.provider_name)
+
+
+async def _frames(frames: list[bytes]) -> Any:
+    for frame in frames:
+        yield frame
+
+
+async def _relay(
+    route: Route, req: protocol.ChatRequest, answer: forward.Answer, result: forward.ChainResult,
+    outcome: CallOutcome, started: float,
+) -> HttpResponse:
+    """A pass-through stream: the call's row is written before the first byte (its id
+    is a header) and completed with the stream's usage when it ends."""
+    call = await sync_to_async(metering.call_record)(outcome)
+    target = answer.target
+
+    async def events() -> Any:
+        usage = TokenUsage()
+        finished = False
+        try:
+            async for frame in forward.relay_stream(answer, req.model, req.include_usage, usage):
+                finished = frame == protocol.DONE
+                yield frame
+        finally:
+            result.responses.append((target.price, usage))
+            _settle(outcome, result, started)
+            if not finished:
+                outcome.status, outcome.error_code = CallStatus.FAILED, "stream_interrupted"
+                outcome.error = "The stream ended before the vendor finished it (client gone or vendor cut off)."
+            await sync_to_async(metering.call_update)(call.pk, outcome)
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    return _headers(response, route, outcome, call.pk, target.provider_name)
+
+
+def _model_list(header: str | None) -> dict[str, Any]:
+    authenticate(header)
+    data: list[dict[str, Any]] = []
+    agents = AgentConfig.objects.filter(enabled=True).prefetch_related("alias_rows").order_by("name")
+    for agent in agents:
+        created = int(agent.created_at.timestamp())
+        data.append({"id": agent.name, "object": "model", "created": created, "owned_by": "tradingagents"})
+        data.extend(
+            {"id": alias.name, "object": "model", "created": created, "owned_by": agent.name}
+            for alias in agent.alias_rows.all()
+        )
+    return {"object": "list", "data": data}
+
+
+async def models(request: HttpRequest) -> HttpResponse:
+    if request.method != "GET":
+        return GatewayError(405, "Use GET.", code="method_not_allowed").response()
+    try:
+        return JsonResponse(await sync_to_async(_model_list)(request.headers.get("Authorization")))
+    except GatewayError as exc:
+        return exc.response()
+
+
+@csrf_exempt
+async def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return GatewayError(
+        404, f"Unknown path /v1/{rest}: this gateway serves /v1/chat/completions and /v1/models.",
+        code="unknown_url",
+    ).response()

@@ -1,0 +1,241 @@
+"""A loopback OpenAI-compatible vendor that behaves like a real model where the gateway
+depends on it: it answers a `json_schema` format with JSON that matches the schema
+(patterns, lengths, enums, bounds), calls a tool with arguments that match its
+`parameters` when one is forced or exactly one is bound, streams server-sent events
+when asked (with a usage chunk for `stream_options.include_usage`), and counts usage
+from the request (prompt tokens from the size of what was sent, output from what it
+answers), optionally reporting cached and reasoning tokens.
+
+Per vendor model name a script of steps, one per request, the last repeating:
+    {"auto": True}              the schema-honouring answer described above (default)
+    {"text": "..."}             this text as the content
+    {"raw": "..."}              these characters as the content (e.g. broken JSON)
+    {"tool": name, "arguments": "..."}   a call to `name` with these exact arguments
+    {"status": 500}             an HTTP error with an OpenAI error body ("message" optional)
+    {"delay": seconds}          may be added to any step
+Every request is recorded (path, headers, body).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import rstr
+
+PORT_RANGE = range(18600, 18700)
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    size: int = 0  # bytes of the body as received
+
+    @property
+    def prompt_tokens(self) -> int:
+        """What this vendor bills as prompt tokens for the request."""
+        return math.ceil(self.size / 4)
+
+    @property
+    def model(self) -> str:
+        return self.body.get("model", "")
+
+
+@dataclass
+class FakeChat:
+    scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[Seen] = field(default_factory=list)
+    cached_tokens: int = 0  # reported as prompt_tokens_details.cached_tokens
+    reasoning_tokens: int = 0
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, model: str, *steps: dict[str, Any]) -> None:
+        with self._lock:
+            self.scripts[model] = list(steps)
+
+    def seen(self, model: str | None = None) -> list[Seen]:
+        with self._lock:
+            return [r for r in self.requests if model is None or r.model == model]
+
+    def _step(self, model: str) -> dict[str, Any]:
+        with self._lock:
+            steps = self.scripts.get(model) or [{"auto": True}]
+            return steps.pop(0) if len(steps) > 1 else steps[0]
+
+    def start(self) -> FakeChat:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.loads(raw or b"{}")
+                with fake._lock:
+                    fake.requests.append(Seen(self.path, dict(self.headers), body, len(raw)))
+                step = fake._step(body.get("model", ""))
+                if step.get("delay"):
+                    time.sleep(step["delay"])  # a slow vendor
+                if "status" in step:
+                    error = {"message": step.get("message", "upstream failure"), "type": "server_error", "code": None}
+                    self._json(step["status"], {"error": error})
+                    return
+                message, finish = fake.answer(body, step)
+                usage = fake.usage(raw, message)
+                if body.get("stream"):
+                    self._stream(body, message, finish, usage)
+                else:
+                    self._json(200, {
+                        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                        "model": body.get("model"), "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                        "usage": usage,
+                    })
+
+            def _json(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body: dict[str, Any], message: dict[str, Any], finish: str, usage: dict[str, Any]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": body.get("model")}
+                frames = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
+                content = message.get("content") or ""
+                for start in range(0, len(content), 7):
+                    frames.append({**base, "choices": [{"index": 0, "delta": {"content": content[start:start + 7]}, "finish_reason": None}]})
+                for index, call in enumerate(message.get("tool_calls") or []):
+                    frames.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, **call}]}, "finish_reason": None}]})
+                frames.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    frames.append({**base, "choices": [], "usage": usage})
+                for frame in frames:
+                    self.wfile.write(b"data: " + json.dumps(frame).encode() + b"\n\n")
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        for port in PORT_RANGE:
+            try:
+                self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            except OSError:
+                continue
+            self.port = port
+            break
+        else:
+            raise RuntimeError(f"no free loopback port in {PORT_RANGE}")
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # What a real model would answer --------------------------------------------------
+
+    def answer(self, body: dict[str, Any], step: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        if "tool" in step:
+            return _call(step["tool"], step["arguments"]), "tool_calls"
+        if "raw" in step:
+            return {"role": "assistant", "content": step["raw"]}, "stop"
+        if "text" in step:
+            return {"role": "assistant", "content": step["text"]}, "stop"
+        tools = {t["function"]["name"]: t["function"].get("parameters", {}) for t in body.get("tools") or []}
+        choice = body.get("tool_choice")
+        forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        name = forced or (next(iter(tools)) if len(tools) == 1 and choice != "none" else None)
+        if name:
+            return _call(name, json.dumps(instance(tools[name]))), "tool_calls"
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return {"role": "assistant", "content": json.dumps(instance(fmt["json_schema"]["schema"]))}, "stop"
+        if fmt.get("type") == "json_object":
+            return {"role": "assistant", "content": json.dumps({"answer": "ok"})}, "stop"
+        return {"role": "assistant", "content": "A plain answer from the fake vendor."}, "stop"
+
+    def usage(self, raw: bytes, message: dict[str, Any]) -> dict[str, Any]:
+        prompt = math.ceil(len(raw) / 4)
+        answered = (message.get("content") or "") + json.dumps(message.get("tool_calls") or "")
+        completion = max(1, math.ceil(len(answered) / 4)) + self.reasoning_tokens
+        return {
+            "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+        }
+
+
+def _call(name: str, arguments: str) -> dict[str, Any]:
+    return {
+        "role": "assistant", "content": None,
+        "tool_calls": [{"id": "call_fake1", "type": "function", "function": {"name": name, "arguments": arguments}}],
+    }
+
+
+def instance(schema: dict[str, Any], rng: random.Random | None = None) -> Any:
+    """A value matching `schema` (the subset models are asked for), written
+    independently of the product's own example builder."""
+    rng = rng or random.Random(7)
+    if "$ref" in schema:
+        raise ValueError("refs are not used by these tests")
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][-1]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return instance(schema[key][0], rng)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next(k for k in kind if k != "null")
+    if kind == "object" or "properties" in schema:
+        return {name: instance(sub, rng) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [instance(schema.get("items", {"type": "string"}), rng) for _ in range(schema.get("minItems", 1))]
+    if kind == "integer":
+        low = schema.get("minimum", 0)
+        return max(low, min(schema.get("maximum", low + 10), low + 3))
+    if kind == "number":
+        low = schema.get("minimum", 0.0)
+        high = schema.get("maximum", low + 1.0)
+        return (low + high) / 2
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    if "pattern" in schema:
+        for _ in range(200):
+            text = rstr.Rstr(rng).xeger(schema["pattern"])
+            if len(text) >= low and (high is None or len(text) <= high):
+                return text
+        raise ValueError(f"cannot satisfy {schema}")
+    text = "fake answer text"
+    text = text + "x" * max(0, low - len(text))
+    return text[:high] if high is not None else text
