@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig, TaskSchemaVersion
 from agents_llm.output_schema import schema_errors
@@ -17,6 +20,7 @@ from agents_llm.schema_versions import schema_diff, schema_text
 from agents_llm.services import task_create, task_restore_schema_version, task_update
 from agents_llm.widgets import SchemaField
 from providers.forms import SecretFieldsMixin
+from providers.selectors import provider_model_choices
 from providers.services import secret_apply
 
 LLM_CONFIG_FORM_FIELDS = (
@@ -24,6 +28,43 @@ LLM_CONFIG_FORM_FIELDS = (
     "fallback_provider", "fallback_model", "cost_per_1k_input_tokens", "cost_per_1k_output_tokens",
     "metadata_json",
 )
+
+
+class ModelNameInput(forms.TextInput):
+    """A free-text model name with suggestions (a <datalist>) for the provider chosen in
+    the same form; static/operator/model_picker.js fills the list when it changes."""
+
+    def __init__(self, *, provider_field: str, choices: dict[str, list[str]], attrs: dict | None = None) -> None:
+        super().__init__(attrs={"size": 40, "autocomplete": "off", **(attrs or {})})
+        self.provider_field = provider_field
+        self.choices = choices
+
+    def get_context(self, name: str, value, attrs):
+        attrs = {**(attrs or {})}
+        attrs["list"] = f"{attrs.get('id', name)}-models"
+        attrs["data-provider-field"] = self.provider_field
+        attrs["data-model-choices"] = json.dumps(self.choices, separators=(",", ":"))
+        return super().get_context(name, value, attrs)
+
+    def render(self, name: str, value, attrs=None, renderer=None) -> str:
+        html = super().render(name, value, attrs, renderer)
+        list_id = f"{(attrs or {}).get('id', name)}-models"
+        return format_html('{}<datalist id="{}" class="model-choices"></datalist>', html, list_id)
+
+    class Media:
+        js = ("operator/model_picker.js",)
+
+
+def _model_picker_field(db_field, request, **kwargs):
+    """model_name / fallback_model with the picker; None for any other field."""
+    provider_field = {"model_name": "provider", "fallback_model": "fallback_provider"}.get(db_field.name)
+    if provider_field is None:
+        return None
+    # One query per request, shared by every form of the page (the inline has several).
+    if not hasattr(request, "_model_choices"):
+        request._model_choices = provider_model_choices()
+    kwargs["widget"] = ModelNameInput(provider_field=provider_field, choices=request._model_choices)
+    return db_field.formfield(**kwargs)
 
 
 class AgentLLMConfigForm(SecretFieldsMixin, forms.ModelForm):
@@ -42,6 +83,9 @@ class AgentLLMConfigInline(admin.StackedInline):
     ordering = ("priority",)
     autocomplete_fields = ()
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return _model_picker_field(db_field, request, **kwargs) or super().formfield_for_dbfield(db_field, request, **kwargs)
+
     @admin.display(description="Stored key")
     def key_hint(self, obj: AgentLLMConfig) -> str:
         return obj.api_key_hint or "— (uses the provider's key)"
@@ -58,14 +102,25 @@ class AssignmentInline(admin.TabularInline):
 
 @admin.register(AgentConfig)
 class AgentConfigAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "display_name", "role", "enabled", "config_count", "updated_at")
+    list_display = ("name", "display_name", "role", "primary_model", "enabled", "config_count", "updated_at")
     list_filter = ("role", "enabled")
     search_fields = ("name", "display_name", "description")
     inlines = (AgentLLMConfigInline, AssignmentInline)
     readonly_fields = ("created_at", "updated_at")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_config_count=Count("llm_configs", distinct=True))
+        primary = AgentLLMConfig.objects.filter(agent=OuterRef("pk"), enabled=True).order_by("priority")
+        return super().get_queryset(request).annotate(
+            _config_count=Count("llm_configs", distinct=True),
+            _model=Subquery(primary.values("model_name")[:1]),
+            _provider=Subquery(primary.values("provider__name")[:1]),
+        )
+
+    @admin.display(description="Model (primary)", ordering="_model")
+    def primary_model(self, obj: AgentConfig) -> str:
+        if not obj._model:
+            return format_html('<span class="errornote-inline">none enabled</span>')
+        return f"{obj._provider}/{obj._model}"
 
     @admin.display(description="LLM configs", ordering="_config_count")
     def config_count(self, obj: AgentConfig) -> int:
@@ -94,6 +149,9 @@ class AgentLLMConfigAdmin(SimpleHistoryAdmin):
     list_select_related = ("agent", "provider", "fallback_provider")
     readonly_fields = ("key_hint", "created_at", "updated_at")
     fields = ("agent", *LLM_CONFIG_FORM_FIELDS, "key_hint", "api_key", "clear_api_key", "created_at", "updated_at")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return _model_picker_field(db_field, request, **kwargs) or super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description="Own key")
     def key_hint(self, obj: AgentLLMConfig) -> str:
@@ -146,9 +204,25 @@ class TaskConfigForm(forms.ModelForm):
         return schema
 
 
+class TaskHistoryHelper(HistoricalRecordContextHelper):
+    """A schema change in a task's history is the JSON diff the schema version page
+    shows, not two truncated Python dicts."""
+
+    def context_for_delta_changes(self, delta) -> list[dict]:
+        rows = super().context_for_delta_changes(delta)
+        for row, change in zip(rows, delta.changes):
+            if change.field == "response_schema":
+                row["diff"] = schema_diff(change.old, change.new)
+        return rows
+
+
 @admin.register(TaskConfig)
 class TaskConfigAdmin(SimpleHistoryAdmin):
     form = TaskConfigForm
+    object_history_list_template = "admin/agents_llm/taskconfig/object_history_list.html"
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return TaskHistoryHelper(self.model, historical_record)
     list_display = ("name", "schema_version", "enabled", "assignment_count", "updated_at")
     list_filter = ("enabled",)
     search_fields = ("name", "description")

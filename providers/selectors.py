@@ -23,3 +23,19 @@ def resolve_api_key(provider: LLMProvider, override_encrypted: str = "") -> str 
 
 def provider_list():
     return LLMProvider.objects.all()
+
+
+def provider_model_choices() -> dict[str, list[str]]:
+    """Model names to offer for each provider (by id): those the vendor reported when
+    the provider was last validated, then the price catalog's for its type. One query."""
+    from providers.catalog import ProviderType, catalog_models
+
+    choices: dict[str, list[str]] = {}
+    for pk, provider_type, available in LLMProvider.objects.values_list("pk", "provider_type", "available_models"):
+        names = [str(n) for n in (available or [])]
+        seen = set(names)
+        names += [n for n in catalog_models(provider_type) if n not in seen]
+        if provider_type == ProviderType.OFFLINE and "offline" not in seen:
+            names.insert(0, "offline")
+        choices[str(pk)] = names
+    return choices
