@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from agents_llm.models import (
     AgentAlias,
@@ -181,7 +182,12 @@ def llm_config_upsert_primary(
     api_key: str | None = None,
     user: AbstractBaseUser | None = None,
 ) -> tuple[AgentLLMConfig, bool]:
-    """Update the agent's primary config, or create one. Returns (config, created)."""
+    """Update the agent's primary config, or create one. Returns (config, created).
+
+    Idempotent under concurrency: the agent's row is locked first, so concurrent
+    upserts of one agent run one after another and all but the first update the
+    config the first created."""
+    _lock_agent(agent)
     primary = (
         AgentLLMConfig.objects.select_for_update()
         .filter(agent=agent, enabled=True)
@@ -199,6 +205,14 @@ def llm_config_upsert_primary(
         )
     data = {k: v for k, v in data.items() if k != "priority"}
     return llm_config_update(config=primary, data=data, api_key=api_key, user=user), False
+
+
+def _lock_agent(agent: AgentConfig) -> None:
+    """Hold the agent's row until the transaction ends. A no-op UPDATE rather than
+    select_for_update(): SQLite ignores FOR UPDATE, but an UPDATE takes its write lock
+    before anything is read, so a second writer waits (busy timeout) instead of
+    reading a snapshot that is stale by the time it writes."""
+    AgentConfig.objects.filter(pk=agent.pk).update(name=F("name"))
 
 
 def _next_priority(agent: AgentConfig) -> int:
