@@ -10,9 +10,13 @@ from channels.testing import WebsocketCommunicator
 from tradingagents.asgi import application
 
 
-async def open_socket(*, token: str | None = None, cookie: str | None = None) -> tuple[WebsocketCommunicator, bool, Any]:
+async def open_socket(
+    *, token: str | None = None, cookie: str | None = None, origin: str | None = None
+) -> tuple[WebsocketCommunicator, bool, Any]:
     path = "/ws/events/" + (f"?token={token}" if token else "")
     headers = [(b"cookie", cookie.encode())] if cookie else []
+    if origin:
+        headers.append((b"origin", origin.encode()))
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, code = await communicator.connect(timeout=3)
     return communicator, connected, code

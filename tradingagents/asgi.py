@@ -15,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from tradingagents.consumers import EventsConsumer  # noqa: E402
+from tradingagents.ws_origin import BrowserOriginValidator  # noqa: E402
 from tradingagents.worker import start_embedded_worker_if_serving  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -22,8 +23,8 @@ application = ProtocolTypeRouter(
         # Static files (admin CSS/JS, the schema builder) are served by the app itself so
         # `make run` needs no web server in front; behind a proxy, set SERVE_STATIC=false.
         "http": ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app,
-        "websocket": AuthMiddlewareStack(
-            URLRouter([path("ws/events/", EventsConsumer.as_asgi())])
+        "websocket": BrowserOriginValidator(
+            AuthMiddlewareStack(URLRouter([path("ws/events/", EventsConsumer.as_asgi())]))
         ),
     }
 )
