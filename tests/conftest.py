@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from pydantic_ai import models as pydantic_ai_models
@@ -14,6 +17,18 @@ CANARY_KEY = "sk-canary-7f3a9c1e5b2d4f60a8e1c3b5d7f9ZQXW"
 CANARY_LAST4 = "ZQXW"
 
 APP_LABELS = ("providers", "agents_llm", "tradingagents")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """On SQLite, a test database in a file rather than in memory, so that the real
+    servers an end-to-end test starts (daphne) can open the database the test wrote."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = os.path.join(tempfile.gettempdir(), f"tradingagents-test-{os.getpid()}.sqlite3")
+        db.setdefault("TEST", {})["NAME"] = name
 
 
 @pytest.fixture

@@ -55,6 +55,17 @@ class GatewayClient:
     def models(self):
         return self.client.get("/v1/models", headers=self.headers)
 
+    async def astream(self, body: Any) -> tuple[Any, list[Any]]:
+        """A streamed call through the ASGI handler, on this test's event loop (a stream
+        is read on the loop that opened it, as under daphne). Returns (response, frames)."""
+        from django.test import AsyncClient
+
+        response = await AsyncClient().post(URL, data=json.dumps(body), content_type="application/json", headers=self.headers)
+        if not response.streaming:
+            return response, []
+        data = b"".join([chunk async for chunk in response.streaming_content])
+        return response, frames_of(data.decode())
+
 
 @pytest.fixture
 def gateway(caller) -> GatewayClient:
@@ -75,9 +86,27 @@ def user_message(text: str = "Give me a signal for NVDA.") -> list[dict[str, Any
     return [{"role": "system", "content": "You are careful."}, {"role": "user", "content": text}]
 
 
+def frames_of(body: str) -> list[Any]:
+    frames = []
+    for block in body.split("\n\n"):
+        if block.startswith("data: "):
+            data = block[6:]
+            frames.append(data if data == "[DONE]" else json.loads(data))
+    return frames
+
+
 def streamed(response) -> list[Any]:
     """The frames of a server-sent-events response: parsed JSON, or the string '[DONE]'."""
-    body = b"".join(response.streaming_content).decode()
+    from asgiref.sync import async_to_sync
+
+    content = response.streaming_content
+    if hasattr(content, "__aiter__"):
+        async def collect() -> bytes:
+            return b"".join([chunk async for chunk in content])
+
+        body = async_to_sync(collect)().decode()
+    else:
+        body = b"".join(content).decode()
     frames = []
     for block in body.split("\n\n"):
         if block.startswith("data: "):

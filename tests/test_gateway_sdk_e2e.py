@@ -1,0 +1,126 @@
+"""The official `openai` SDK, pointed at a real daphne serving the project, completes,
+streams, calls a tool and gets a `json_schema` answer through agents on a loopback
+vendor, and through an agent on `offline` with no network at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+from django.conf import settings
+from django.db import connection
+from openai import OpenAI
+
+from agents_llm.models import LLMCall
+from tests.e2e_support import BIN, BASE_DIR, port_open, stop, wait_until
+from tests.fake_vendor import free_port
+from tests.gateway_support import caller, make_agent, vendor, vendor_provider  # noqa: F401
+from tests.test_gateway_fallback import SIGNAL
+from tests.test_gateway_tools import TOOLS
+from tradingagents.services import api_token_create
+
+# Committed rows, so that the server process sees them.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def daphne(django_db_setup) -> Iterator[int]:
+    port = free_port(18560)
+    env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1", "DEBUG": "false",
+           "DJANGO_SECRET_KEY": "e2e-secret-" + "x" * 40, "ENCRYPTION_KEY": settings.ENCRYPTION_KEY}
+    log = Path(tempfile.mkdtemp(prefix="gateway-e2e-")) / "daphne.log"
+    process = subprocess.Popen(
+        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradingagents.asgi:application"],
+        cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_until(lambda: port_open(port), 30, "daphne", [log])
+        yield port
+    finally:
+        stop([process])
+        text = log.read_text()
+        assert " 500 " not in text and "Traceback" not in text, text[-3000:]
+
+
+@pytest.fixture
+def sdk(caller, daphne) -> OpenAI:
+    _, token = api_token_create(user=caller)
+    return OpenAI(base_url=f"http://127.0.0.1:{daphne}/v1", api_key=token, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def agents(vendor_provider, offline_provider):
+    make_agent("trader", vendor_provider, "vendor-trader", aliases=["Trader"])
+    make_agent("reflector", offline_provider, "offline", aliases=["Reflector"])
+
+
+def test_the_sdk_completes_streams_calls_a_tool_and_gets_json_through_a_vendor_agent(sdk, agents, vendor):
+    completion = sdk.chat.completions.create(model="Trader", messages=[{"role": "user", "content": "Plan for NVDA?"}])
+    assert completion.model == "Trader" and completion.choices[0].message.content
+    assert completion.usage.prompt_tokens == vendor.seen()[0].prompt_tokens
+
+    stream = sdk.chat.completions.create(
+        model="trader", messages=[{"role": "user", "content": "Stream it."}], stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "A plain answer from the fake vendor."
+    assert chunks[-1].usage.prompt_tokens == vendor.seen()[1].prompt_tokens
+
+    tooled = sdk.chat.completions.create(model="trader", messages=[{"role": "user", "content": "Prices?"}], tools=[TOOLS[0]])
+    call = tooled.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_stock_data"
+    jsonschema.validate(json.loads(call.function.arguments), TOOLS[0]["function"]["parameters"])
+
+    structured = sdk.chat.completions.create(
+        model="trader", messages=[{"role": "user", "content": "Signal?"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "signal", "schema": SIGNAL}},
+    )
+    jsonschema.validate(json.loads(structured.choices[0].message.content), SIGNAL)
+
+    calls = list(LLMCall.objects.order_by("pk").values_list("alias", "status", "streamed", "input_tokens"))
+    assert [(a, s, st) for a, s, st, _ in calls] == [
+        ("Trader", "succeeded", False), ("trader", "succeeded", True), ("trader", "succeeded", False), ("trader", "succeeded", False),
+    ]
+    assert [c[3] for c in calls] == [r.prompt_tokens for r in vendor.seen()]
+
+
+def test_the_sdk_works_through_an_offline_agent_with_no_vendor(sdk, agents):
+    completion = sdk.chat.completions.create(model="Reflector", messages=[{"role": "user", "content": "Reflect."}])
+    assert "offline" in completion.choices[0].message.content
+
+    chunks = list(sdk.chat.completions.create(model="reflector", messages=[{"role": "user", "content": "x"}], stream=True))
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+    structured = sdk.chat.completions.create(
+        model="reflector", messages=[{"role": "user", "content": "Signal?"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "signal", "schema": SIGNAL}},
+    )
+    jsonschema.validate(json.loads(structured.choices[0].message.content), SIGNAL)
+    assert LLMCall.objects.filter(synthetic=True, status="succeeded").count() == 3
+
+
+def test_the_sdk_raises_its_own_errors_from_our_error_bodies(sdk, agents):
+    import openai
+
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.chat.completions.create(model="nobody", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.code == "model_not_found"
+
+    bad = OpenAI(base_url=sdk.base_url, api_key="ta_wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="trader", messages=[{"role": "user", "content": "x"}])
