@@ -27,6 +27,7 @@ from ninja.parser import Parser
 from ninja.responses import Status
 
 from agents_llm.api import router as agents_router
+from agents_llm.api_calls import router as calls_router
 from agents_llm.api_schemas import router as schemas_router
 from providers.api import router as providers_router
 from tradingagents.auth import API_AUTH
@@ -338,6 +339,7 @@ def health(request: HttpRequest):
 api.add_router("/", providers_router)
 api.add_router("/", agents_router)
 api.add_router("/schemas", schemas_router)
+api.add_router("/", calls_router)
 
 
 # URLs --------------------------------------------------------------------------------
