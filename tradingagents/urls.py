@@ -5,11 +5,13 @@ from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from agents_llm.gateway import views as gateway
+from agents_llm.admin_usage import usage_dashboard_view
 from tradingagents.api import api_urls, docs_view
 
 urlpatterns = [
     # The admin is the product's UI; "View site" and a bare host land there.
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
+    path("admin/usage/", admin.site.admin_view(usage_dashboard_view), name="usage-dashboard"),
     path("admin/", admin.site.urls),
     path("api/docs", docs_view, name="api-docs"),
     path("api/v1/", api_urls()),
