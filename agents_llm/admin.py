@@ -14,7 +14,9 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from agents_llm.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig, TaskSchemaVersion
+from agents_llm.models import (
+    AgentAlias, AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig, TaskSchemaVersion, alias_key,
+)
 from agents_llm.output_schema import schema_errors
 from agents_llm.schema_versions import schema_diff, schema_text
 from agents_llm.services import task_create, task_restore_schema_version, task_update
@@ -94,6 +96,31 @@ class AgentLLMConfigInline(admin.StackedInline):
         return super().get_queryset(request).select_related("provider", "fallback_provider")
 
 
+class AliasFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        seen: set[str] = set()
+        for form in self.forms:
+            name = form.cleaned_data.get("name") if hasattr(form, "cleaned_data") else None
+            if not name or form.cleaned_data.get("DELETE"):
+                continue
+            key = alias_key(name)
+            if key in seen:
+                raise forms.ValidationError(f"'{name}' is listed twice (aliases ignore case).")
+            seen.add(key)
+
+
+class AgentAliasInline(admin.TabularInline):
+    """Other names gateway clients may call the agent by (the `model` they send)."""
+
+    model = AgentAlias
+    formset = AliasFormSet
+    extra = 1
+    fields = ("name",)
+    verbose_name = "gateway alias"
+    verbose_name_plural = "Gateway aliases (other names OpenAI clients may call this agent by, any case)"
+
+
 class AssignmentInline(admin.TabularInline):
     model = AgentTaskAssignment
     extra = 0
@@ -105,7 +132,7 @@ class AgentConfigAdmin(SimpleHistoryAdmin):
     list_display = ("name", "display_name", "role", "primary_model", "enabled", "config_count", "updated_at")
     list_filter = ("role", "enabled")
     search_fields = ("name", "display_name", "description")
-    inlines = (AgentLLMConfigInline, AssignmentInline)
+    inlines = (AgentLLMConfigInline, AgentAliasInline, AssignmentInline)
     readonly_fields = ("created_at", "updated_at")
 
     def get_queryset(self, request):
@@ -341,4 +368,4 @@ class AgentTaskAssignmentAdmin(admin.ModelAdmin):
     search_fields = ("agent__name", "task__name")
     list_select_related = ("agent", "task")
 
-from agents_llm import admin_runs  # noqa: E402,F401 - registers the runs admin
+from agents_llm import admin_calls, admin_runs  # noqa: E402,F401 - register the calls and runs admins

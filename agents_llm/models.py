@@ -68,6 +68,16 @@ class AgentAlias(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        self.name = " ".join((self.name or "").split())
+        key = alias_key(self.name)
+        taken = AgentAlias.objects.filter(name_key=key).exclude(pk=self.pk).select_related("agent").first()
+        if taken is not None:
+            raise ValidationError({"name": f"'{taken.name}' is already an alias of agent '{taken.agent.name}'."})
+        clash = AgentConfig.objects.filter(name=key).exclude(pk=self.agent_id).first()
+        if clash is not None:
+            raise ValidationError({"name": f"'{self.name}' is the name of agent '{clash.name}'."})
+
     def save(self, *args: object, **kwargs: object) -> None:
         self.name_key = alias_key(self.name)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
