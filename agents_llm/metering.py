@@ -89,6 +89,7 @@ class PriceSource:
     model_name: str
     input_per_1k: Decimal | None = None
     output_per_1k: Decimal | None = None
+    cached_input_per_1k: Decimal | None = None
 
     @property
     def synthetic(self) -> bool:
@@ -111,10 +112,18 @@ def price(source: PriceSource, usage: TokenUsage, *, at: datetime | None = None)
     if source.synthetic:
         return Priced(Decimal(0), "Offline provider: synthetic output, no cost.", {"offline"})
     if source.explicit:
+        assert source.input_per_1k is not None and source.output_per_1k is not None
+        cached = min(usage.cache_read_tokens, usage.input_tokens)
+        cached_price = source.cached_input_per_1k if source.cached_input_per_1k is not None else source.input_per_1k
         cost = (
-            Decimal(usage.input_tokens) * source.input_per_1k + Decimal(usage.output_tokens) * source.output_per_1k
+            Decimal(usage.input_tokens - cached) * source.input_per_1k
+            + Decimal(cached) * cached_price
+            + Decimal(usage.output_tokens) * source.output_per_1k
         ) / 1000
-        return Priced(cost.quantize(COST_PLACES), "From the LLM config's per-1k prices.", {"config"})
+        note = "From the LLM config's per-1k prices."
+        if cached and source.cached_input_per_1k is None:
+            note = "From the LLM config's per-1k prices (cached input tokens at the input price: the config sets no cached price)."
+        return Priced(cost.quantize(COST_PLACES), note, {"config"})
     cost = catalog.cost_of_usage(
         source.provider_type, source.model_name,
         input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,

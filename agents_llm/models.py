@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -119,6 +120,14 @@ class AgentLLMConfig(models.Model):
         max_digits=12, decimal_places=6, default=0,
         help_text="USD. 0 takes the price from the price catalog.",
     )
+    cost_per_1k_cached_input_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True,
+        help_text="USD, for input tokens read from the vendor's cache, with explicit prices. "
+        "Empty charges them at the input price.",
+    )
+    prices_from_catalog = models.BooleanField(
+        default=False, editable=False, help_text="The per-1k prices are the catalog's (filled in or equal).",
+    )
     enabled = models.BooleanField(default=True)
     priority = models.PositiveSmallIntegerField(
         default=0, help_text="Lowest enabled priority is the primary; others are fallbacks in order."
@@ -198,11 +207,15 @@ class AgentLLMConfig(models.Model):
         if errors:
             raise ValidationError(errors)
         provider = self.provider_or_none()
-        if provider is not None and not self.cost_per_1k_input_tokens and not self.cost_per_1k_output_tokens:
-            price = price_per_1k(provider.provider_type, self.model_name)
-            if price is not None:
-                self.cost_per_1k_input_tokens = price.input_per_1k
-                self.cost_per_1k_output_tokens = price.output_per_1k
+        price = price_per_1k(provider.provider_type, self.model_name) if provider is not None else None
+        if price is not None and not self.cost_per_1k_input_tokens and not self.cost_per_1k_output_tokens:
+            self.cost_per_1k_input_tokens = price.input_per_1k
+            self.cost_per_1k_output_tokens = price.output_per_1k
+        # Prices equal to the catalog's are the catalog's: responses are then priced by
+        # the catalog on their full usage (cached input, cache writes) at request time.
+        self.prices_from_catalog = price is not None and (
+            Decimal(self.cost_per_1k_input_tokens), Decimal(self.cost_per_1k_output_tokens)
+        ) == (price.input_per_1k, price.output_per_1k)
 
     def provider_or_none(self) -> LLMProvider | None:
         return self.provider if self.provider_id else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import secrets
 import weakref
 from collections.abc import AsyncIterator
@@ -35,6 +36,8 @@ from agents_llm.gateway.errors import GatewayError
 from agents_llm.gateway.protocol import ChatRequest
 from agents_llm.gateway.routing import Route, Target
 from agents_llm.metering import PriceSource, TokenUsage, short
+
+logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -99,7 +102,8 @@ async def run_chain(route: Route, req: ChatRequest, *, max_tokens: int | None = 
                 answer = await _passthrough(route, req, target, max_tokens)
             else:
                 answer = await _translated(route, req, target, max_tokens)
-        except AttemptFailed as failure:
+        except Exception as exc:  # noqa: BLE001 - whatever one model does, the chain goes on
+            failure = exc if isinstance(exc, AttemptFailed) else _unexpected(target, exc)
             result.attempts.append(_attempt(target, failure.error_class, failure.message, failure.status))
             if failure.usage is not None:
                 result.responses.append((target.price, failure.usage))
@@ -118,6 +122,14 @@ async def run_chain(route: Route, req: ChatRequest, *, max_tokens: int | None = 
         return result
     result.error = _chain_error(route, result.attempts)
     return result
+
+
+def _unexpected(target: Target, exc: Exception) -> AttemptFailed:
+    # A bug on our side with one model must not become a 500: the next model is tried,
+    # and the log has the trace (messages are redacted: SDK errors may quote the key).
+    logger.error("gateway: unexpected %s from %s/%s", type(exc).__name__, target.provider_name, target.model_name,
+                 exc_info=False)
+    return AttemptFailed(type(exc).__name__, target.redact(str(exc)) or type(exc).__name__)
 
 
 def _chain_error(route: Route, attempts: list[dict[str, Any]]) -> GatewayError:

@@ -108,7 +108,9 @@ def route_for(model: str) -> Route:
 
 
 def _target(config: AgentLLMConfig, provider: LLMProvider, model_name: str, override: str, *, primary: bool) -> Target:
-    explicit = primary and bool(config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens)
+    explicit = primary and not config.prices_from_catalog and bool(
+        config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens
+    )
     base = {
         "provider": provider, "model_name": model_name, "temperature": config.temperature,
         "max_tokens": config.max_tokens, "top_p": config.top_p, "is_fallback_model": not primary,
@@ -116,6 +118,7 @@ def _target(config: AgentLLMConfig, provider: LLMProvider, model_name: str, over
             provider.provider_type, model_name,
             config.cost_per_1k_input_tokens if explicit else None,
             config.cost_per_1k_output_tokens if explicit else None,
+            config.cost_per_1k_cached_input_tokens if explicit else None,
         ),
     }
     if not provider.enabled:
