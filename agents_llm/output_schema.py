@@ -21,7 +21,9 @@ Compiled outputs are cached by content hash in a bounded LRU
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import itertools
 import ipaddress
 import json
 import marshal
@@ -32,12 +34,15 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+import re2
 import rstr
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -45,8 +50,8 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
 __all__ = [
-    "CompiledOutput", "OutputSchemaError", "SchemaError", "clear_compile_cache", "compile_output_type",
-    "schema_errors", "schema_hash", "validate_schema",
+    "CompiledOutput", "OutputSchemaError", "OutputValidationTimeout", "SchemaError", "clear_compile_cache",
+    "compile_output_type", "deadline", "schema_errors", "schema_hash", "validate_schema",
 ]
 
 # Limits --------------------------------------------------------------------------------
@@ -373,6 +378,15 @@ class _SchemaChecker:
                     re.compile(pattern)
                 except re.error as exc:
                     self.add(where, f"pattern is not a valid regular expression: {exc}.")
+                    return
+                try:
+                    linear_regex(pattern)
+                except re2.error:
+                    self.add(
+                        where,
+                        "pattern uses lookaround or a backreference; answers are checked with a regex engine "
+                        "that runs in linear time (RE2), which has neither. Rewrite the pattern without them.",
+                    )
         if "format" in schema:
             fmt = schema["format"]
             if fmt not in FORMATS:
@@ -520,12 +534,83 @@ def _is_uri(value: object) -> bool:
     return bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme)) and bool(parts.netloc or parts.path) and not re.search(r"\s", value)
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported to the user, not to stderr
+_JSON_U_ESCAPE = re.compile(r"\\(u([0-9A-Fa-f]{4})|.)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1024)
+def linear_regex(pattern: str) -> Any:
+    """`pattern` compiled by RE2, whose matching time is linear in the text's length: a
+    schema's `pattern` must not let an answer tie up a worker (`^(x+)+y$` backtracks
+    exponentially in Python's re). Raises re2.error for what RE2 cannot run
+    (lookaround, backreferences). JSON Schema's \\uXXXX escapes are RE2's \\x{XXXX}."""
+    translated = _JSON_U_ESCAPE.sub(lambda m: f"\\x{{{m.group(2)}}}" if m.group(2) else m.group(0), pattern)
+    return re2.compile(translated, _RE2_OPTIONS)
+
+
+class OutputValidationTimeout(TimeoutError):
+    """The run's timeout ran out while an answer was being checked."""
+
+
+_deadline: ContextVar[float | None] = ContextVar("output_validation_deadline", default=None)
+
+
+class deadline:  # noqa: N801 - used like a function: `async with deadline(seconds):`
+    """Within this block (sync or async), checking an answer against its schema stops
+    with OutputValidationTimeout once `seconds` have passed. asyncio's timeout cannot
+    interrupt validation, which runs on the event loop without awaiting."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __enter__(self) -> deadline:
+        self._token = _deadline.set(monotonic() + self.seconds)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _deadline.reset(self._token)
+
+    async def __aenter__(self) -> deadline:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__(*exc)
+
+
+def _on_time(keyword: Any) -> Any:
+    def checked(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        until = _deadline.get()
+        if until is not None and monotonic() > until:
+            raise OutputValidationTimeout("The run's timeout ran out while its answer was checked against the output schema.")
+        return keyword(validator, value, instance, schema)
+
+    return checked
+
+
+def _linear_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not linear_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _answer_validator_class(cls: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
+    keywords = {name: _on_time(fn) for name, fn in cls.VALIDATORS.items()}
+    keywords["pattern"] = _on_time(_linear_pattern)
+    return jsonschema.validators.extend(cls, keywords)
+
+
+_ANSWER_VALIDATORS = {cls: _answer_validator_class(cls) for cls in {*_DIALECTS.values()}}
+# Past this many, further errors of one answer are not even collected.
+MAX_COLLECTED_ERRORS = 1_000
+
+
 def _instance_validator(schema: dict[str, Any], cls: type[jsonschema.protocols.Validator]) -> jsonschema.protocols.Validator:
-    return cls(schema, format_checker=FORMAT_CHECKER)
+    return _ANSWER_VALIDATORS.get(cls, cls)(schema, format_checker=FORMAT_CHECKER)
 
 
 def instance_errors(validator: jsonschema.protocols.Validator, data: Any) -> list[SchemaError]:
-    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    found = itertools.islice(validator.iter_errors(data), MAX_COLLECTED_ERRORS)
+    errors = sorted(found, key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [SchemaError(_ptr(*e.absolute_path), e.message) for e in errors[:MAX_ERRORS]]
 
 
@@ -554,8 +639,9 @@ class CompiledOutput:
     def example(self, seed: int = 0) -> dict[str, Any]:
         """A deterministic, schema-valid instance (for the offline provider)."""
         rng = random.Random(seed)
+        example = _Example(rng)
         for _ in range(20):
-            candidate = _Example(rng).gen(self.json_schema)
+            candidate = example.gen(self.json_schema)
             if not self.validate(candidate):
                 return candidate
         raise ValueError("Could not build a valid example for this schema (are its patterns satisfiable?).")
@@ -717,10 +803,25 @@ def _split_types(node: dict[str, Any], types: list[str]) -> dict[str, Any]:
     return {**shared, "anyOf": branches}
 
 
+class _BoundedXeger(rstr.Rstr):
+    """rstr with `*`/`+` repeating at most 20 times (rstr's 100 multiplies per nesting
+    level: `(x+)+` made strings of up to 10,000 characters, each try)."""
+
+    def _handle_repeat(self, start_range: int, end_range: int, value: str) -> str:
+        return super()._handle_repeat(start_range, max(start_range, min(end_range, EXAMPLE_REPEAT_LIMIT)), value)
+
+
+EXAMPLE_REPEAT_LIMIT = 20
+# Building an example stops after this long (an unsatisfiable pattern would otherwise
+# be retried, 50 tries a field, 20 examples over).
+EXAMPLE_SECONDS = 1.0
+
+
 class _Example:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.xeger = rstr.Rstr(rng)
+        self.xeger = _BoundedXeger(rng)
+        self.until = monotonic() + EXAMPLE_SECONDS
 
     def gen(self, node: Any) -> Any:  # noqa: C901
         r = self.rng
@@ -779,6 +880,8 @@ class _Example:
             pattern = node["pattern"]
             text = "x"
             for _ in range(50):
+                if monotonic() > self.until:
+                    raise ValueError("Building an example for this schema took too long.")
                 try:
                     text = self.xeger.xeger(pattern)
                 except Exception:  # a construct rstr cannot generate (e.g. lookarounds)

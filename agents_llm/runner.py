@@ -250,7 +250,8 @@ async def _execute_chain(runtime: registry.RuntimeAgent, prompt: str, outcome: O
     kept on `outcome`, also when the task's timeout cuts the chain short."""
     link: registry.Link | None = None
     try:
-        async with asyncio.timeout(timeout):
+        # The deadline also stops a long check of an answer, which no await interrupts.
+        async with asyncio.timeout(timeout), output_schema.deadline(timeout):
             for link in runtime.chain:
                 if link.model is None:
                     error_class, message = link.error or ("Unavailable", "The model could not be built.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -187,7 +188,9 @@ def instances_of(schema: dict[str, Any]) -> st.SearchStrategy[Any]:  # noqa: C90
         if "format" in schema:
             return FORMAT_VALUES[schema["format"]]
         if "pattern" in schema:
-            return st.from_regex(schema["pattern"])
+            # As in JSON Schema (ECMA-262, and RE2 that checks answers), unlike Python's
+            # re: `$` does not match before a final newline and `\d` means [0-9].
+            return st.from_regex(re.compile(schema["pattern"], re.ASCII), fullmatch=True)
         return st.text(min_size=schema.get("minLength", 0), max_size=schema.get("maxLength"))
     if kind == "array":
         return st.lists(instances_of(schema["items"]), min_size=schema.get("minItems", 0), max_size=schema.get("maxItems", 3))
