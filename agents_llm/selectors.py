@@ -68,3 +68,48 @@ def agent_llm_configs_for_display(agent_id: int) -> list[AgentLLMConfig]:
                 id=row.fallback_provider_id, name=row.fallback_name_, provider_type=row.fallback_type_
             )
     return rows
+
+
+def sessions_with_counts():
+    """Sessions with how many gateway calls and runs each has (`n_calls`, `n_runs`)."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from agents_llm.models import LLMCall, MeteredSession
+
+    def count(model):
+        rows = model.objects.filter(session=OuterRef("pk")).order_by().values("session").annotate(n=Count("pk"))
+        return Coalesce(Subquery(rows.values("n"), output_field=IntegerField()), 0)
+
+    return MeteredSession.objects.annotate(n_calls=count(LLMCall), n_runs=count(AgentRun))
+
+
+def session_by_agent(session_id) -> list[dict]:
+    """A row per agent of the session: its calls and runs, tokens, known cost, latency
+    and share of the session's known cost (two GROUP BY queries)."""
+    from decimal import Decimal
+
+    from django.db.models import Count, Q, Sum
+
+    from agents_llm.models import LLMCall
+
+    rows: dict[str, dict] = {}
+    fields = ("input_tokens", "output_tokens", "cache_read_tokens", "latency_ms")
+    sums = {
+        "n": Count("pk"), "s_cost": Sum("cost"), "s_unpriced": Count("pk", filter=Q(cost__isnull=True)),
+        **{f"s_{f}": Sum(f) for f in fields},
+    }
+    for kind, model in (("calls", LLMCall), ("runs", AgentRun)):
+        for group in model.objects.filter(session_id=session_id).values("agent__name").annotate(**sums).order_by():
+            row = rows.setdefault(group["agent__name"], {
+                "agent": group["agent__name"], "calls": 0, "runs": 0, "input_tokens": 0, "output_tokens": 0,
+                "cache_read_tokens": 0, "cost": Decimal(0), "unpriced": 0, "latency_ms": 0,
+            })
+            row[kind] += group["n"]
+            for key in (*fields, "unpriced"):
+                row[key] += group[f"s_{key}"] or 0
+            row["cost"] += group["s_cost"] or 0
+    total = sum((r["cost"] for r in rows.values()), Decimal(0))
+    for row in rows.values():
+        row["share"] = float(row["cost"] / total) if total else 0.0
+    return sorted(rows.values(), key=lambda r: (-r["cost"], r["agent"]))

@@ -205,3 +205,21 @@ def cost_of_usage(
     except (LookupError, ValueError):
         return None
     return Decimal(str(result.total_price))
+
+
+@lru_cache(maxsize=1024)
+def worst_price_per_1k(provider_type: str, model_name: str) -> Price | None:
+    """The most 1,000 input and 1,000 output tokens can cost: an input token written to
+    the vendor's cache costs more than a plain one (Anthropic: 1.25×). What a budget
+    reserves before a call; None if the catalog does not know the model."""
+    price = price_per_1k(provider_type, model_name)
+    if price is None:
+        return None
+    info = TYPES[provider_type]
+    try:
+        written = calc_price(
+            Usage(input_tokens=1000, cache_write_tokens=1000), model_name, provider_id=info.genai_prices_id
+        )
+    except (LookupError, ValueError):
+        return price
+    return Price(max(price.input_per_1k, Decimal(str(written.total_price))), price.output_per_1k)

@@ -48,9 +48,10 @@ class GatewayClient:
         self.client = Client()
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def chat(self, body: Any, **headers: str):
+    def chat(self, body: Any, session: str | None = None):
         data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-        return self.client.post(URL, data=data, content_type="application/json", headers={**self.headers, **headers})
+        headers = {**self.headers, **({"X-Session-Id": session} if session else {})}
+        return self.client.post(URL, data=data, content_type="application/json", headers=headers)
 
     def models(self):
         return self.client.get("/v1/models", headers=self.headers)

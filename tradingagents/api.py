@@ -29,6 +29,7 @@ from ninja.responses import Status
 from agents_llm.api import router as agents_router
 from agents_llm.api_calls import router as calls_router
 from agents_llm.api_schemas import router as schemas_router
+from agents_llm.api_sessions import router as sessions_router
 from providers.api import router as providers_router
 from tradingagents.auth import API_AUTH
 from tradingagents.errors import BodyTooLarge
@@ -340,6 +341,7 @@ api.add_router("/", providers_router)
 api.add_router("/", agents_router)
 api.add_router("/schemas", schemas_router)
 api.add_router("/", calls_router)
+api.add_router("/", sessions_router)
 
 
 # URLs --------------------------------------------------------------------------------

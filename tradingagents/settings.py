@@ -209,6 +209,9 @@ AGENT_REGISTRY_SIZE = env.int("AGENT_REGISTRY_SIZE", default=256)
 LLM_REQUEST_TIMEOUT_SECONDS = env.float("LLM_REQUEST_TIMEOUT_SECONDS", default=60.0)
 OUTPUT_SCHEMA_CACHE_SIZE = env.int("OUTPUT_SCHEMA_CACHE_SIZE", default=512)
 
+# The output cap a budgeted session's call gets when neither its config nor its client
+# sets one: the budget left, but no more than this.
+SESSION_MAX_OUTPUT_TOKENS = env.int("SESSION_MAX_OUTPUT_TOKENS", default=8192)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -26,7 +26,7 @@ import secrets
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from django.conf import settings
@@ -35,7 +35,10 @@ from agents_llm.gateway import protocol
 from agents_llm.gateway.errors import GatewayError
 from agents_llm.gateway.protocol import ChatRequest
 from agents_llm.gateway.routing import Route, Target
-from agents_llm.metering import PriceSource, TokenUsage, short
+from agents_llm.metering import BudgetRefused, PriceSource, Reservation, TokenUsage, short
+
+if TYPE_CHECKING:
+    from agents_llm.gateway.budget import Meter
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class Answer:
     body: dict[str, Any] | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
     stream: httpx.Response | None = None
+    reservation: Reservation | None = None  # a stream's, settled when it ends
 
 
 @dataclass
@@ -74,6 +78,7 @@ class ChainResult:
     responses: list[tuple[PriceSource, TokenUsage]] = field(default_factory=list)
     answer: Answer | None = None
     error: GatewayError | None = None
+    refused: bool = False  # by the session's budget or state: nothing was sent
 
     @property
     def fell_back(self) -> bool:
@@ -87,26 +92,41 @@ def _attempt(target: Target, error_class: str = "", message: str = "answered", s
     }
 
 
-async def run_chain(route: Route, req: ChatRequest, *, max_tokens: int | None = None) -> ChainResult:
-    """Try each model of the route in turn. `max_tokens` is the output cap to send when
-    the config sets none (the client's, or what a session budget leaves)."""
+async def run_chain(
+    route: Route, req: ChatRequest, *, max_tokens: int | None = None, meter: Meter | None = None,
+) -> ChainResult:
+    """Try each model of the route in turn. `max_tokens` is the client's output cap
+    (used when the config sets none). With a `meter`, each vendor request is first
+    reserved in its session (which may refuse it, or cap its output) and settled after."""
     result = ChainResult()
     for target in route.targets:
         if target.error is not None:
             result.attempts.append(_attempt(target, *target.error))
             continue
+        cap, reservation = output_cap(target, max_tokens), None
+        if meter is not None:
+            try:
+                reservation = await meter.reserve(target, cap)
+            except BudgetRefused as refusal:
+                result.refused = True
+                result.error = _refusal_error(refusal)
+                return result
+            cap = reservation.max_tokens
+        usage: TokenUsage | None = None
         try:
             if target.offline:
                 answer = _offline(route, req, target)
             elif target.passthrough:
-                answer = await _passthrough(route, req, target, max_tokens)
+                answer = await _passthrough(route, req, target, cap)
             else:
-                answer = await _translated(route, req, target, max_tokens)
+                answer = await _translated(route, req, target, cap)
         except Exception as exc:  # noqa: BLE001 - whatever one model does, the chain goes on
             failure = exc if isinstance(exc, AttemptFailed) else _unexpected(target, exc)
             result.attempts.append(_attempt(target, failure.error_class, failure.message, failure.status))
             if failure.usage is not None:
                 result.responses.append((target.price, failure.usage))
+            if meter is not None:
+                await meter.settle(reservation, target, failure.usage or TokenUsage())
             if not failure.retry:
                 result.error = GatewayError(
                     failure.status or 400,
@@ -118,10 +138,20 @@ async def run_chain(route: Route, req: ChatRequest, *, max_tokens: int | None = 
         result.attempts.append(_attempt(target))
         if answer.stream is None:
             result.responses.append((target.price, answer.usage))
+            if meter is not None:
+                await meter.settle(reservation, target, answer.usage)
+        else:
+            answer.reservation = reservation
         result.answer = answer
         return result
     result.error = _chain_error(route, result.attempts)
     return result
+
+
+def _refusal_error(refusal: BudgetRefused) -> GatewayError:
+    if refusal.code == "session_closed":
+        return GatewayError(409, refusal.message, code="session_closed")
+    return GatewayError(402, refusal.message, type=refusal.code, code=refusal.code)
 
 
 def _unexpected(target: Target, exc: Exception) -> AttemptFailed:
@@ -148,7 +178,8 @@ def _chain_error(route: Route, attempts: list[dict[str, Any]]) -> GatewayError:
 
 
 def output_cap(target: Target, max_tokens: int | None) -> int | None:
-    """The config's cap wins; else the client's (or the session's)."""
+    """The config's cap wins; else the one given (the client's, or what its session's
+    budget reserved)."""
     return target.max_tokens or max_tokens
 
 

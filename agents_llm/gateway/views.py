@@ -7,6 +7,7 @@ loop."""
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents_llm import metering
 from agents_llm.gateway import forward, protocol
+from agents_llm.gateway.budget import Meter
 from agents_llm.gateway.errors import GatewayError, unauthorized
 from agents_llm.gateway.routing import Route, route_for
 from agents_llm.metering import CallOutcome, TokenUsage
-from agents_llm.models import AgentConfig, CallStatus
+from agents_llm.models import AgentConfig, CallStatus, LLMCall, MeteredSession, SessionStatus
 from tradingagents.auth import user_for_token
 
 GATEWAY_PERM = "agents_llm.use_gateway"
@@ -28,26 +30,55 @@ GATEWAY_PERM = "agents_llm.use_gateway"
 @dataclass(frozen=True)
 class Caller:
     user_id: int
+    session_id: Any = None  # the session the call is made in, if any
 
 
-def authenticate(header: str | None) -> Caller:
-    """The caller of a gateway request: a Bearer API token whose user may use the gateway."""
+def authenticate(header: str | None, session_header: str | None = None) -> Caller:
+    """The caller of a gateway request: a Bearer API token (or a session token, which
+    puts the call in its session) whose user may use the gateway; `X-Session-Id` puts
+    it in one of the user's sessions."""
     scheme, _, token = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise unauthorized()
-    user = user_for_token(token.strip())
+    session = None
+    if token.startswith(metering.SESSION_TOKEN_PREFIX):
+        session = metering.session_for_token(token)
+        user = session.owner if session is not None and session.owner.is_active else None
+    else:
+        user = user_for_token(token)
     if user is None:
-        raise unauthorized("Invalid API key: the token is unknown, revoked or its user is inactive.")
+        raise unauthorized("Invalid API key: the token is unknown, revoked, its session closed or its user inactive.")
     if not user.has_perm(GATEWAY_PERM):
         raise GatewayError(
             403, f"Permission denied: calling agents through the gateway needs the '{GATEWAY_PERM}' permission.",
             type="permission_error", code="permission_denied",
         )
-    return Caller(user_id=user.pk)
+    if session_header:
+        named = _own_session(user.pk, session_header.strip())
+        if session is not None and named.pk != session.pk:
+            raise GatewayError(403, "A session token can only make calls in its own session.",
+                               type="permission_error", code="permission_denied")
+        session = named
+    if session is not None and session.status == SessionStatus.CLOSED:
+        raise GatewayError(409, f"Session '{session.name}' is closed: open a new one.", code="session_closed")
+    return Caller(user_id=user.pk, session_id=session.pk if session is not None else None)
+
+
+def _own_session(user_id: int, value: str) -> MeteredSession:
+    try:
+        session_id = uuid.UUID(value)
+    except ValueError:
+        session_id = None
+    session = MeteredSession.objects.filter(pk=session_id, owner_id=user_id).first() if session_id else None
+    if session is None:
+        raise GatewayError(404, f"No session '{value[:64]}' of yours: open one with POST /api/v1/sessions.",
+                           param="X-Session-Id", code="session_not_found")
+    return session
 
 
 def _admit(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route]:
-    caller = authenticate(request.headers.get("Authorization"))
+    caller = authenticate(request.headers.get("Authorization"), request.headers.get("X-Session-Id"))
     req = protocol.parse_request(request.body)
     return caller, req, route_for(req.model)
 
@@ -84,15 +115,22 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         caller, req, route = await sync_to_async(_admit)(request)
     except GatewayError as exc:
         return exc.response()
-    result = await forward.run_chain(route, req, max_tokens=req.max_tokens)
-    outcome = CallOutcome(agent_id=route.agent_id, alias=req.model, user_id=caller.user_id, streamed=req.stream)
+    meter = None
+    if caller.session_id is not None:
+        meter = Meter(session_id=caller.session_id, prompt_tokens=forward.estimate_prompt_tokens(req))
+    result = await forward.run_chain(route, req, max_tokens=req.max_tokens, meter=meter)
+    outcome = CallOutcome(
+        agent_id=route.agent_id, alias=req.model, user_id=caller.user_id, session_id=caller.session_id,
+        streamed=req.stream,
+    )
     answer = result.answer
     if answer is None:
         error = result.error
         assert error is not None
-        outcome.status, outcome.error_code, outcome.error = CallStatus.FAILED, error.code or "", error.message
+        outcome.status = CallStatus.REFUSED if result.refused else CallStatus.FAILED
+        outcome.error_code, outcome.error = error.code or "", error.message
         _settle(outcome, result, started)
-        call = await sync_to_async(metering.call_record)(outcome)
+        call = await sync_to_async(_record)(outcome)
         return _headers(error.response(), route, outcome, call.pk, "")
     target = answer.target
     outcome.status = CallStatus.SUCCEEDED
@@ -100,8 +138,8 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     outcome.synthetic, outcome.fell_back = target.offline, result.fell_back
     _settle(outcome, result, started)
     if answer.stream is not None:
-        return await _relay(route, req, answer, result, outcome, started)
-    call = await sync_to_async(metering.call_record)(outcome)
+        return await _relay(route, req, answer, result, outcome, started, meter)
+    call = await sync_to_async(_record)(outcome)
     assert answer.body is not None
     if req.stream:  # a whole answer (offline, translated), framed as OpenAI streams it
         response: HttpResponse = StreamingHttpResponse(
@@ -118,9 +156,22 @@ async def _frames(frames: list[bytes]) -> Any:
         yield frame
 
 
+def _record(outcome: CallOutcome) -> LLMCall:
+    call = metering.call_record(outcome)
+    if outcome.session_id is not None:
+        metering.session_publish(outcome.session_id)
+    return call
+
+
+def _complete(call_id: int, outcome: CallOutcome) -> None:
+    metering.call_update(call_id, outcome)
+    if outcome.session_id is not None:
+        metering.session_publish(outcome.session_id)
+
+
 async def _relay(
     route: Route, req: protocol.ChatRequest, answer: forward.Answer, result: forward.ChainResult,
-    outcome: CallOutcome, started: float,
+    outcome: CallOutcome, started: float, meter: Meter | None,
 ) -> HttpResponse:
     """A pass-through stream: the call's row is written before the first byte (its id
     is a header) and completed with the stream's usage when it ends."""
@@ -140,7 +191,9 @@ async def _relay(
             if not finished:
                 outcome.status, outcome.error_code = CallStatus.FAILED, "stream_interrupted"
                 outcome.error = "The stream ended before the vendor finished it (client gone or vendor cut off)."
-            await sync_to_async(metering.call_update)(call.pk, outcome)
+            if meter is not None:
+                await meter.settle(answer.reservation, target, usage)
+            await sync_to_async(_complete)(call.pk, outcome)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
