@@ -54,10 +54,13 @@ class PeriodForm(forms.Form):
 
 def usage_dashboard(*, date_from: date, date_to: date) -> dict[str, Any]:
     """Everything the dashboard shows for a period: rows, totals and chart series.
-    Three groupings of each source, whatever the number of rows."""
+    Two groupings of each source, whatever the number of rows: day × agent × provider
+    × model (a few thousand rows at most, added up here by day × agent and by provider
+    × model) and session."""
     since, until = day_bounds(date_from, date_to)
-    by_day_agent = usage_rows(group_by=("day", "agent"), since=since, until=until)
-    by_model = usage_rows(group_by=("provider", "model"), since=since, until=until)
+    fine = usage_rows(group_by=("day", "agent", "provider", "model"), since=since, until=until)
+    by_day_agent = usage_merge(fine, position=(0, 1))
+    by_model = usage_merge(fine, position=(2, 3))
     by_session = usage_rows(group_by="session", since=since, until=until)
     days = [(date_from + timedelta(days=n)).isoformat() for n in range((date_to - date_from).days + 1)]
     by_day = {row.key: row for row in usage_merge(by_day_agent, position=0)}

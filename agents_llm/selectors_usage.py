@@ -8,13 +8,15 @@ kind of key, so the number of queries never depends on the number of rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
@@ -33,6 +35,11 @@ _COLUMNS: dict[str, Any] = {
     "model": F("model_name"),
     "session": F("session_id"),
 }
+# PostgreSQL, for these queries only: compiling each one (JIT) costs more than it saves,
+# and the planner cannot know how few days × agents there are, so with the default
+# work_mem it sorts a million rows on disk instead of hashing a few hundred groups.
+POSTGRES_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
@@ -117,10 +124,11 @@ def usage_rows(
         raise ValueError(f"Cannot group usage by {unknown[0]!r}; use one of {', '.join(GROUP_KEYS)}.")
     sources = tuple(sources)
     merged: dict[tuple[Any, ...], UsageRow] = {}
-    if "runs" in sources:
-        _collect(merged, _runs(since, until), keys, _run_sums(), _run_row)
-    if "calls" in sources:
-        _collect(merged, _calls(since, until), keys, _call_sums(), _call_row)
+    with _reporting():
+        if "runs" in sources:
+            _collect(merged, _runs(since, until), keys, _run_sums(), _run_row)
+        if "calls" in sources:
+            _collect(merged, _calls(since, until), keys, _call_sums(), _call_row)
     if not keys and not merged:
         merged[()] = UsageRow()
     rows = _named(list(merged.values()), keys)
@@ -133,21 +141,37 @@ def usage_total(
     return usage_rows(group_by=(), since=since, until=until, sources=sources)[0]
 
 
-def usage_merge(rows: Iterable[UsageRow], *, position: int | None = None) -> list[UsageRow]:
-    """Add up rows of a multi-key grouping by one of their keys (`position`), or all
-    of them into one total row (None); no query. E.g. day × agent rows → agent rows."""
+def usage_merge(rows: Iterable[UsageRow], *, position: int | Sequence[int] | None = None) -> list[UsageRow]:
+    """Add up rows of a multi-key grouping by some of their keys (`position`: one index
+    or several), or all of them into one total row (None); no query. E.g. day × agent ×
+    provider × model rows → agent rows (position=1) or provider × model rows ((2, 3))."""
+    positions: tuple[int, ...] = () if position is None else (position,) if isinstance(position, int) else tuple(position)
     merged: dict[Any, UsageRow] = {}
     for row in rows:
-        k = () if position is None else (row.keys[position],)
-        label = () if position is None else (row.labels[position],)
-        target = merged.setdefault(k, UsageRow(keys=k, labels=label))
+        k = tuple(row.keys[p] for p in positions)
+        target = merged.get(k)
+        if target is None:
+            target = merged[k] = UsageRow(keys=k, labels=tuple(row.labels[p] for p in positions))
         target.add(row)
-    if position is None and not merged:
+    if not positions and not merged:
         return [UsageRow()]
     return list(merged.values())
 
 
 # Queries ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _reporting() -> Iterator[None]:
+    if connection.vendor != "postgresql":
+        yield
+        return
+    # set_config(..., true) lasts until the transaction ends: open one if there is none.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        names = list(POSTGRES_SETTINGS)
+        calls = ", ".join("set_config(%s, %s, true)" for _ in names)
+        cursor.execute(f"SELECT {calls}", [v for name in names for v in (name, POSTGRES_SETTINGS[name])])
+        yield
 
 
 def _in_range(qs: QuerySet, since: datetime | None, until: datetime | None) -> QuerySet:

@@ -81,7 +81,8 @@ def test_the_query_count_does_not_grow_with_the_rows(usage_world):
     with CaptureQueriesContext(connection) as many:
         rows = usage_rows(group_by=("day", "agent"))
 
-    assert len(many.captured_queries) == len(few.captured_queries) == 3
+    # Two GROUP BYs (runs, calls) and the agents' names; PostgreSQL adds one SET.
+    assert len(many.captured_queries) == len(few.captured_queries) <= 4
     assert len(rows) > 3
 
 
