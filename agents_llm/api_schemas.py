@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.http.request import RawPostDataException
 from ninja import Router, Schema
@@ -17,10 +18,21 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from agents_llm.output_schema import schema_errors
 from tradingagents.errors import BodyTooLarge
+from tradingagents.schemas import ErrorOut
+from tradingagents.throttling import UserRateThrottle
 
 router = Router(tags=["schemas"])
 
 MAX_BODY_BYTES = 1_000_000
+
+
+class SchemaValidateThrottle(UserRateThrottle):
+    """Per user: any active user may call this, and each call costs CPU."""
+
+    scope = "schema_validate"
+
+
+validate_throttle = SchemaValidateThrottle(getattr(settings, "API_SCHEMA_VALIDATE_RATE", "120/m"))
 
 
 class SchemaErrorOut(Schema):
@@ -73,14 +85,16 @@ def _body(request: HttpRequest) -> Any:
 
 @router.post(
     "/validate",
-    response={200: SchemaValidationOut},
+    response={200: SchemaValidationOut, 413: ErrorOut, 429: ErrorOut},
+    throttle=[validate_throttle],
     exclude_none=True,
     openapi_extra={"requestBody": REQUEST_BODY},
     summary="Check a task output schema",
     url_name="schemas_validate",
 )
 def validate(request: HttpRequest):
-    """Every problem with `schema` as a task output schema, each with its JSON path."""
+    """Every problem with `schema` as a task output schema, each with its JSON path.
+    Throttled per user (`API_SCHEMA_VALIDATE_RATE`, 120 a minute)."""
     body = _body(request)
     if not isinstance(body, dict) or "schema" not in body:
         raise _invalid("Send a JSON object with the schema under the key 'schema'.")

@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 from ninja.pagination import paginate
 from ninja.responses import Status
-from ninja.throttling import UserRateThrottle
 
 from providers.models import LLMProvider
 from providers.schemas import ProviderFilters, ProviderIn, ProviderOut, ProviderPatch
@@ -18,6 +17,7 @@ from providers.selectors import provider_list
 from providers.services import provider_create, provider_delete, provider_request_validation, provider_update
 from tradingagents.auth import require_perm
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, Page
+from tradingagents.throttling import UserRateThrottle
 
 router = Router(tags=["providers"])
 

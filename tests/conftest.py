@@ -31,6 +31,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         db.setdefault("TEST", {})["NAME"] = name
 
 
+@pytest.fixture(autouse=True)
+def schema_validate_unthrottled(monkeypatch):
+    """Tests call POST schemas/validate far faster than people do, and user ids repeat
+    from test to test; tests/test_schema_validate_throttle.py restores the limit."""
+    from agents_llm.api_schemas import validate_throttle
+
+    monkeypatch.setattr(validate_throttle, "num_requests", 10**9)
+
+
 @pytest.fixture
 def canary_key() -> str:
     return CANARY_KEY

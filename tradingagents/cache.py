@@ -90,3 +90,45 @@ def safe_delete_many(keys: list[str]) -> bool:
     except Exception as exc:
         _failed("delete", exc)
         return False
+
+
+class ResilientCache:
+    """The shared cache while it answers, else a cache in this process's memory: for
+    counters such as throttles, where failing open would be no limit at all and failing
+    with the cache would refuse everyone."""
+
+    def __init__(self) -> None:
+        from django.core.cache.backends.locmem import LocMemCache
+
+        self.local = LocMemCache("tradingagents-fallback", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        from django.core.cache import cache
+
+        if _available():
+            try:
+                return cache.get(key, default)
+            except Exception as exc:
+                _failed("read", exc)
+        return self.local.get(key, default)
+
+    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
+        from django.core.cache import cache
+
+        if _available():
+            try:
+                cache.set(key, value, timeout)
+                return
+            except Exception as exc:
+                _failed("write", exc)
+        self.local.set(key, value, timeout)
+
+    def delete(self, key: str) -> None:
+        from django.core.cache import cache
+
+        self.local.delete(key)
+        if _available():
+            try:
+                cache.delete(key)
+            except Exception as exc:
+                _failed("delete", exc)

@@ -195,6 +195,7 @@ PROVIDER_VALIDATION_TIMEOUT_SECONDS = env.float("PROVIDER_VALIDATION_TIMEOUT_SEC
 
 # JSON API.
 API_VALIDATE_RATE = env.str("API_VALIDATE_RATE", default="10/m")  # per user, POST providers/{id}/validate
+API_SCHEMA_VALIDATE_RATE = env.str("API_SCHEMA_VALIDATE_RATE", default="120/m")  # per user, POST schemas/validate
 API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=30)
 
 # Sweeps every worker process runs each minute (one process at a time, see

@@ -184,7 +184,8 @@
         if (response.ok) {
           this.liveErrors = body.valid ? [] : body.errors;
         } else {
-          this.liveErrors = (body.errors || []).map((e) => ({ path: "", msg: e.msg }));
+          const errors = body.errors && body.errors.length ? body.errors : [{ msg: body.detail || "The schema could not be checked." }];
+          this.liveErrors = errors.map((e) => ({ path: "", msg: e.msg }));
         }
         this.status.textContent = this.liveErrors.length ? "The schema has problems (see below)." : "The schema is valid.";
         this.status.dataset.valid = this.liveErrors.length ? "false" : "true";
