@@ -86,7 +86,8 @@ class AgentRunAdmin(admin.ModelAdmin):
             return "—"
         provider = run.provider.name if run.provider else "?"
         if run.synthetic:
-            return format_html("{}/{} <em>(synthetic, offline)</em>", provider, run.model_name)
+            return format_html('{}/{} <span class="synthetic-tag" title="Made up by the offline provider">(synthetic)</span>',
+                               provider, run.model_name)
         return f"{provider}/{run.model_name}"
 
     @admin.display(description="Tokens in/out", ordering="input_tokens")

@@ -124,7 +124,7 @@ class LLMProviderAdmin(SimpleHistoryAdmin):
         if not models:
             return "None reported yet: “Validate now” asks the vendor for its list."
         items = format_html_join("", "<li><code>{}</code></li>", ((m,) for m in models))
-        return format_html('<p>{} model(s)</p><ul class="available-models">{}</ul>', len(models), items)
+        return format_html('<p class="available-count">{} model(s)</p><ul class="available-models">{}</ul>', len(models), items)
 
     @admin.display(description="Output")
     def kind(self, obj: LLMProvider) -> str:

@@ -104,8 +104,8 @@ def page(seeded, worker, live_server, superuser, browser, monkeypatch) -> Iterat
     assert outside == [], f"requests beyond 127.0.0.1: {outside}"
 
 
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"operator_{name}.png"), full_page=True)
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"operator_{name}.png"), full_page=full_page)
 
 
 def test_an_operators_day(page: Page, live_server, seeded, vendor):
@@ -189,7 +189,7 @@ def test_an_operators_day(page: Page, live_server, seeded, vendor):
     page.goto(f"{base}/admin/agents_llm/agentrun/")
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
-    shot(page, "07_runs")
+    shot(page, "07_runs", full_page=False)
 
     # The dashboard: charts drawn by the vendored Chart.js, tables behind them.
     page.goto(f"{base}/admin/")

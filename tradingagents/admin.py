@@ -11,6 +11,8 @@ from tradingagents.services import api_token_create, api_token_revoke
 admin.site.site_header = "TradingAgents control room"
 admin.site.site_title = "TradingAgents"
 admin.site.index_title = "Agents, models, runs and spend"
+# The lists (runs above all) need the page's width more than a second copy of the index.
+admin.site.enable_nav_sidebar = False
 
 # django-dramatiq's message log stays empty here (runs and provider checks keep their
 # outcome on their own rows), and its "Tasks" entry reads like ours: hide it.
