@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +119,49 @@ def streamed(response) -> list[Any]:
             data = block[6:]
             frames.append(data if data == "[DONE]" else json.loads(data))
     return frames
+
+
+# Real servers ---------------------------------------------------------------------------
+
+
+def database_url() -> str:
+    """The test database, for server processes: a file on SQLite (see conftest)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def running_daphnes(count: int) -> Iterator[list[int]]:
+    """`count` daphne processes serving the project on the test's database (DEBUG off,
+    no Redis needed), stopped afterwards; their logs may not hold a 500 or a traceback."""
+    from django.conf import settings
+
+    from tests.e2e_support import BASE_DIR, BIN, port_open, stop, wait_until
+    from tests.fake_vendor import free_port
+
+    env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", "DEBUG": "false",
+           "DJANGO_SECRET_KEY": "e2e-secret-" + "x" * 40, "ENCRYPTION_KEY": settings.ENCRYPTION_KEY}
+    logdir = Path(tempfile.mkdtemp(prefix="gateway-e2e-"))
+    processes: list[subprocess.Popen] = []
+    ports: list[int] = []
+    try:
+        for index in range(count):
+            port = free_port(18560 + 3 * index)
+            log = logdir / f"daphne-{index}.log"
+            processes.append(subprocess.Popen(
+                [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradingagents.asgi:application"],
+                cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+            ))
+            wait_until(lambda port=port: port_open(port), 30, "daphne", [log])
+            ports.append(port)
+        yield ports
+    finally:
+        stop(processes)
+    for log in logdir.iterdir():
+        text = log.read_text()
+        assert " 500 " not in text and "Traceback" not in text, text[-3000:]

@@ -5,22 +5,14 @@ vendor, and through an agent on `offline` with no network at all."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import jsonschema
 import pytest
-from django.conf import settings
-from django.db import connection
 from openai import OpenAI
 
 from agents_llm.models import LLMCall
-from tests.e2e_support import BIN, BASE_DIR, port_open, stop, wait_until
-from tests.fake_vendor import free_port
-from tests.gateway_support import caller, make_agent, vendor, vendor_provider  # noqa: F401
+from tests.gateway_support import caller, make_agent, running_daphnes, vendor, vendor_provider  # noqa: F401
 from tests.test_gateway_fallback import SIGNAL
 from tests.test_gateway_tools import TOOLS
 from tradingagents.services import api_token_create
@@ -29,31 +21,10 @@ from tradingagents.services import api_token_create
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def daphne(django_db_setup) -> Iterator[int]:
-    port = free_port(18560)
-    env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1", "DEBUG": "false",
-           "DJANGO_SECRET_KEY": "e2e-secret-" + "x" * 40, "ENCRYPTION_KEY": settings.ENCRYPTION_KEY}
-    log = Path(tempfile.mkdtemp(prefix="gateway-e2e-")) / "daphne.log"
-    process = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradingagents.asgi:application"],
-        cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        wait_until(lambda: port_open(port), 30, "daphne", [log])
-        yield port
-    finally:
-        stop([process])
-        text = log.read_text()
-        assert " 500 " not in text and "Traceback" not in text, text[-3000:]
+    with running_daphnes(1) as ports:
+        yield ports[0]
 
 
 @pytest.fixture
