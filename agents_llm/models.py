@@ -182,7 +182,7 @@ class AgentLLMConfig(models.Model):
     def clean(self) -> None:
         from providers.catalog import closest_models, is_known_model, price_per_1k
 
-        errors: dict[str, str] = {}
+        errors: dict[str, str | ValidationError] = {}
         if self.fallback_model and not self.fallback_provider_id:
             errors["fallback_provider"] = "A fallback model needs a fallback provider."
         if self.fallback_provider_id and not self.fallback_model:
@@ -192,9 +192,10 @@ class AgentLLMConfig(models.Model):
             if self.pk:
                 clash = clash.exclude(pk=self.pk)
             if clash.exists():
-                errors["priority"] = (
+                errors["priority"] = ValidationError(  # code "unique": the API answers 409
                     f"This agent already has an LLM config with priority {self.priority}; "
-                    "only one config can hold each place (the lowest enabled one is the primary)."
+                    "only one config can hold each place (the lowest enabled one is the primary).",
+                    code="unique",
                 )
         for field, provider in (("model_name", self.provider_or_none()), ("fallback_model", self.fallback_provider)):
             name = getattr(self, field)

@@ -106,6 +106,10 @@ class StrictJSONParser(Parser):
 
     def parse_body(self, request: HttpRequest) -> Any:
         data = json.loads(request.body, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Every body of this API is an object; ninja would read `null` or `[]` as one
+        # with no fields (a PATCH that changes nothing, answered 200).
+        if not isinstance(data, dict):
+            raise InvalidBody(["body"], "The body must be a JSON object.")
         _check_values(data)
         return data
 
