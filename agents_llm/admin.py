@@ -368,4 +368,4 @@ class AgentTaskAssignmentAdmin(admin.ModelAdmin):
     search_fields = ("agent__name", "task__name")
     list_select_related = ("agent", "task")
 
-from agents_llm import admin_calls, admin_runs  # noqa: E402,F401 - register the calls and runs admins
+from agents_llm import admin_calls, admin_runs, admin_sessions  # noqa: E402,F401 - register those admins

@@ -276,9 +276,9 @@ def session_for_token(token: str) -> MeteredSession | None:
 def session_event_data(session: MeteredSession) -> dict[str, Any]:
     return {
         "id": str(session.pk), "name": session.name, "status": session.status,
-        "budget_usd": None if session.budget_usd is None else str(session.budget_usd),
-        "budget_tokens": session.budget_tokens, "spent_usd": str(session.spent_usd),
-        "spent_tokens": session.spent_tokens, "reserved_usd": str(session.reserved_usd),
+        "budget_usd": None if session.budget_usd is None else format(session.budget_usd, "f"),
+        "budget_tokens": session.budget_tokens, "spent_usd": format(session.spent_usd, "f"),
+        "spent_tokens": session.spent_tokens, "reserved_usd": format(session.reserved_usd, "f"),
         "reserved_tokens": session.reserved_tokens,
     }
 
