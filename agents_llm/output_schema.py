@@ -63,6 +63,9 @@ MAX_PATTERN_CHARS = 1_000
 # Fields and keywords once every $ref is written out (what the model is shown): a few
 # definitions that each use the next twice would otherwise expand to billions.
 MAX_EXPANDED_NODES = 20_000
+# The smallest answer a schema allows, in characters of JSON: about 50,000 tokens,
+# more than the output limit of most models.
+MAX_ANSWER_CHARS = 200_000
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -233,6 +236,8 @@ class _SchemaChecker:
             self.node(sub, ("$defs", name))
         self.node({k: v for k, v in root.items() if k not in ("$schema", "$defs")}, ())
         self.check_ref_cycles()
+        if not self.errors:
+            self.check_answer_size()
         return self.errors
 
     def node(self, schema: Any, path: Path) -> None:  # noqa: C901 - one rule per keyword
@@ -469,6 +474,21 @@ class _SchemaChecker:
                 "fields; reuse fewer definitions inside each other.",
             )
 
+    def check_answer_size(self) -> None:
+        """Refuse a schema whose smallest answer no LLM could write (`minItems: 2000000`
+        made the offline provider produce 36 MB)."""
+        graph = {name: [t for t in dict.fromkeys(_refs_in(sub)) if t in self.defs] for name, sub in self.defs.items()}
+        sizes: dict[str, int] = {}
+        for name in _def_order(graph):
+            sizes[name] = _min_answer_chars(self.defs[name], sizes)
+        smallest = _min_answer_chars({k: v for k, v in self.root.items() if k != "$defs"}, sizes)
+        if smallest > MAX_ANSWER_CHARS:
+            self.add(
+                (),
+                f"An answer with every field of this schema needs more than {MAX_ANSWER_CHARS:,} characters, "
+                "more than an LLM answer can hold; lower minItems or minLength.",
+            )
+
 
 def _names_on_cycles(graph: dict[str, list[str]]) -> set[str]:
     """Names that can reach themselves (Tarjan's strongly connected components,
@@ -513,6 +533,61 @@ def _names_on_cycles(graph: dict[str, list[str]]) -> set[str]:
     return found
 
 
+def _def_order(graph: dict[str, list[str]]) -> list[str]:
+    """Definitions (an acyclic graph here) each after every definition it refers to."""
+    order: list[str] = []
+    done: set[str] = set()
+    for start in graph:
+        work = [(start, False)]
+        while work:
+            name, expanded = work.pop()
+            if expanded:
+                if name not in done:
+                    done.add(name)
+                    order.append(name)
+                continue
+            if name in done:
+                continue
+            work.append((name, True))
+            work.extend((t, False) for t in graph[name] if t not in done)
+    return order
+
+
+def _min_answer_chars(node: Any, defs: dict[str, int]) -> int:
+    """Roughly the fewest characters of JSON an answer to `node` with every field can
+    have (minItems and minLength add up). Optional fields and every option of a choice
+    count: the offline provider may fill in any of them."""
+    if not isinstance(node, dict):
+        return 0
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        return defs.get(_unescape(ref.removeprefix("#/$defs/")), 0)
+    if "const" in node:
+        return len(_canonical(node["const"]))
+    if isinstance(node.get("enum"), list) and node["enum"]:
+        return min(len(_canonical(v)) for v in node["enum"])
+    if isinstance(node.get("anyOf"), list) and node["anyOf"]:
+        return max(_min_answer_chars(sub, defs) for sub in node["anyOf"])
+    kinds = node.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    sizes = []
+    for kind in kinds:
+        if kind == "string":
+            sizes.append(2 + _count(node.get("minLength")))
+        elif kind == "array":
+            sizes.append(2 + _count(node.get("minItems")) * (1 + _min_answer_chars(node.get("items"), defs)))
+        elif kind == "object":
+            props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            sizes.append(2 + sum(4 + len(n) + _min_answer_chars(sub, defs) for n, sub in props.items()))
+        else:
+            sizes.append(1)
+    return min(max(sizes, default=1), MAX_ANSWER_CHARS + 1)
+
+
+def _count(value: Any) -> int:
+    return value if _is_count(value) else 0
+
+
 def _expanded_size(root: dict[str, Any], defs: dict[str, Any], graph: dict[str, list[str]]) -> int:
     """How many dict nodes the schema has once every $ref is inlined (defs form a DAG
     here). Linear: each definition's size is computed once."""
@@ -532,23 +607,7 @@ def _expanded_size(root: dict[str, Any], defs: dict[str, Any], graph: dict[str, 
                 todo.extend(item)
         return count, refs
 
-    # Definitions in an order where each comes after every definition it refers to.
-    order: list[str] = []
-    done: set[str] = set()
-    for start in graph:
-        work = [(start, False)]
-        while work:
-            name, expanded = work.pop()
-            if expanded:
-                if name not in done:
-                    done.add(name)
-                    order.append(name)
-                continue
-            if name in done:
-                continue
-            work.append((name, True))
-            work.extend((t, False) for t in graph[name] if t not in done)
-    for name in order:
+    for name in _def_order(graph):
         count, refs = own(defs[name])
         sizes[name] = min(count + sum(sizes.get(r, 0) for r in refs), MAX_EXPANDED_NODES + 1)
     count, refs = own({k: v for k, v in root.items() if k != "$defs"})
