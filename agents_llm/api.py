@@ -4,12 +4,15 @@ selectors, every write through agents_llm.services (or the runner)."""
 # No `from __future__ import annotations` here: django-ninja reads these signatures at
 # runtime, and string annotations do not resolve through the @paginate wrapper.
 
+import functools
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Path, Query, Router
@@ -50,7 +53,7 @@ from agents_llm.schemas import (
 )
 from providers.models import LLMProvider
 from tradingagents.auth import require_perm
-from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, Page
+from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, Page
 
 router = Router()
 
@@ -364,20 +367,42 @@ def _run_qs() -> QuerySet[AgentRun]:
     return selectors.run_list()
 
 
-@router.post("/runs", response={200: RunOut, 202: RunOut, **WRITE_ERRORS}, tags=["runs"])
-def create_run(request: HttpRequest, payload: RunIn, wait: bool = False):
+@router.post("/runs", response={200: RunOut, 202: RunOut, 503: ErrorOut, **WRITE_ERRORS}, tags=["runs"])
+async def create_run(request: HttpRequest, payload: RunIn, wait: bool = False):
     """Queue a run (202). With `?wait=true` it runs inline, within the task's timeout,
-    and answers 200 with the finished run."""
+    and answers 200 with the finished run (503 with Retry-After while the server runs
+    as many inline runs as it may)."""
     from agents_llm import runner
 
-    require_perm(request, "agents_llm.add_agentrun")
-    agent = _agent_ref(payload.agent, ["body", "agent"])
-    task = _task_ref(payload.task, ["body", "task"])
-    run = runner.run_create(agent=agent, task=task, input=payload.input, user=request.auth, enqueue=not wait)
     if not wait:
-        return Status(202, get_object_or_404(_run_qs(), pk=run.pk))
-    runner.run_execute(run_id=run.pk)
-    return Status(200, get_object_or_404(_run_qs(), pk=run.pk))
+        return await sync_to_async(_queue_run)(request, payload)
+    try:
+        run = await runner.run_inline(
+            agent_ref=payload.agent, task_ref=payload.task, input=payload.input, user=request.auth,
+            resolve=functools.partial(_run_target, payload), authorize=functools.partial(_may_run, request),
+        )
+    except runner.Saturated as exc:
+        return JsonResponse(
+            {"detail": str(exc), "errors": []}, status=503, headers={"Retry-After": str(exc.retry_after)}
+        )
+    return Status(200, run)
+
+
+def _may_run(request: HttpRequest) -> None:
+    require_perm(request, "agents_llm.add_agentrun")
+
+
+def _run_target(payload: RunIn) -> tuple[AgentConfig, TaskConfig]:
+    return _agent_ref(payload.agent, ["body", "agent"]), _task_ref(payload.task, ["body", "task"])
+
+
+def _queue_run(request: HttpRequest, payload: RunIn) -> Status:
+    from agents_llm import runner
+
+    _may_run(request)
+    agent, task = _run_target(payload)
+    run = runner.run_create(agent=agent, task=task, input=payload.input, user=request.auth)
+    return Status(202, get_object_or_404(_run_qs(), pk=run.pk))
 
 
 @router.get("/runs", response={200: list[RunOut], **AUTH_ERRORS}, tags=["runs"])

@@ -25,7 +25,7 @@ from pydantic_ai import Agent
 from pydantic_ai.models import Model
 
 from agents_llm import output_schema
-from agents_llm.models import AgentConfig, AgentLLMConfig, TaskConfig
+from agents_llm.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig
 from agents_llm.selectors import agent_llm_configs
 from providers import backends
 from providers.catalog import type_info
@@ -124,6 +124,7 @@ class AgentRegistry:
             self._entries.clear()
             self._build_locks.clear()
             self.hits = self.misses = self.builds = 0
+        run_targets.clear()
 
 
 registry = AgentRegistry(settings.AGENT_REGISTRY_SIZE)
@@ -281,3 +282,107 @@ def _redactor(secret: str | None) -> Callable[[str], str]:
     if not secret or len(secret) < 6:
         return lambda text: text
     return lambda text: text.replace(secret, "…" + secret[-4:])
+
+
+# What a run names: agent, task, configs, assignment ------------------------------
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    agent: AgentConfig
+    task: TaskConfig
+    configs: tuple[AgentLLMConfig, ...]  # enabled, by priority, with their providers
+    assigned: bool
+
+
+class RunTargets:
+    """(agent ref, task ref) -> RunTarget, cached in the process and checked on every
+    use against one query that reads every row the target was built from (agent, task,
+    assignment, enabled configs and their providers): any change, by any process,
+    rebuilds it. One statement instead of five ORM queries and their model building."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, Any], tuple[list[tuple[Any, ...]], RunTarget]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._sql: dict[str, str] = {}
+
+    def get(
+        self, agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]]
+    ) -> RunTarget:
+        """The target named by the refs (an id, or a name first and then a numeric id,
+        as the API names them); `load` resolves them on a miss, and raises what the
+        caller should see when either does not exist."""
+        key = (agent_ref, task_ref)
+        rows = self._rows(agent_ref, task_ref)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == rows:
+                self._entries.move_to_end(key)
+                return entry[1]
+        agent, task = load()
+        target = RunTarget(
+            agent=agent,
+            task=task,
+            configs=tuple(agent_llm_configs(agent, enabled_only=True)),
+            assigned=AgentTaskAssignment.objects.filter(agent=agent, task=task).exists(),
+        )
+        if rows:
+            with self._lock:
+                self._entries[key] = (rows, target)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return target
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _rows(self, agent_ref: int | str, task_ref: int | str) -> list[tuple[Any, ...]]:
+        from django.db import connection
+
+        sql = self._sql.get(connection.vendor)
+        if sql is None:
+            sql = self._sql[connection.vendor] = _target_sql(connection.ops.quote_name)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [True, *_ref_params(agent_ref), *_ref_params(task_ref)])
+            return [tuple(row) for row in cursor.fetchall()]
+
+
+def _ref_params(ref: int | str) -> tuple[str, int]:
+    from tradingagents.schemas import MAX_ID
+
+    if isinstance(ref, str):
+        return ref, int(ref) if ref.isdigit() and len(ref) < 19 else -1
+    return "", ref if 1 <= ref <= MAX_ID else -1
+
+
+def _target_sql(quote: Callable[[str], str]) -> str:
+    def columns(model: type[Any], alias: str) -> str:
+        return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+    def table(model: type[Any]) -> str:
+        return quote(model._meta.db_table)
+
+    return (
+        f"SELECT {columns(AgentConfig, 'a')}, {columns(TaskConfig, 't')}, "
+        f"EXISTS (SELECT 1 FROM {table(AgentTaskAssignment)} s WHERE s.{quote('agent_id')} = a.{quote('id')} "
+        f"AND s.{quote('task_id')} = t.{quote('id')}), "
+        f"{columns(AgentLLMConfig, 'c')}, {columns(LLMProvider, 'p')}, {columns(LLMProvider, 'f')} "
+        f"FROM {table(AgentConfig)} a CROSS JOIN {table(TaskConfig)} t "
+        f"LEFT JOIN {table(AgentLLMConfig)} c ON c.{quote('agent_id')} = a.{quote('id')} AND c.{quote('enabled')} = %s "
+        f"LEFT JOIN {table(LLMProvider)} p ON p.{quote('id')} = c.{quote('provider_id')} "
+        f"LEFT JOIN {table(LLMProvider)} f ON f.{quote('id')} = c.{quote('fallback_provider_id')} "
+        f"WHERE (a.{quote('name')} = %s OR a.{quote('id')} = %s) AND (t.{quote('name')} = %s OR t.{quote('id')} = %s) "
+        f"ORDER BY a.{quote('id')}, t.{quote('id')}, c.{quote('priority')}, c.{quote('id')}"
+    )
+
+
+run_targets = RunTargets(settings.AGENT_REGISTRY_SIZE)
+
+
+def run_target(
+    agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]]
+) -> RunTarget:
+    return run_targets.get(agent_ref, task_ref, load=load)

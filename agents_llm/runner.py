@@ -16,7 +16,7 @@ import os
 import string
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,7 +27,7 @@ from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from pydantic_ai import capture_run_messages
@@ -35,7 +35,7 @@ from pydantic_ai.messages import ModelResponse
 from pydantic_ai.usage import RunUsage
 
 from agents_llm import output_schema, registry
-from agents_llm.models import AgentConfig, AgentRun, AgentTaskAssignment, RunStatus, TaskConfig
+from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, AgentTaskAssignment, RunStatus, TaskConfig
 from agents_llm.selectors import agent_llm_configs
 from providers import catalog
 from tradingagents import events
@@ -214,35 +214,133 @@ def run_execute(*, run_id: int) -> AgentRun:
     events.publish("runs", "run.started", run.pk, run_event_data(run))
     started = time.perf_counter()
     try:
-        outcome = _execute(run)
+        runtime, outcome = _prepare(run)
+        if runtime is not None:
+            # The chain enforces the task's timeout itself; the margin only guards against a
+            # wedged event loop, so that a worker thread is never blocked for ever.
+            timeout = run.task.timeout_seconds
+            _loop.run(_execute_run_chain(runtime, run, outcome), timeout=timeout + 30)
     except Exception as exc:  # a bug must not leave the run 'running' for ever
         logger.exception("run %s failed unexpectedly", run_id)
         outcome = Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
-    latency_ms = int((time.perf_counter() - started) * 1000)
-    _store(run, outcome, latency_ms)
-    provider_name = outcome.answered_by.provider_name if outcome.answered_by else ""
-    events.publish("runs", "run.finished", run.pk, run_event_data(run, provider_name=provider_name))
+    _finish(run, outcome, int((time.perf_counter() - started) * 1000))
     return run
 
 
-def _execute(run: AgentRun) -> Outcome:
-    configs = list(agent_llm_configs(run.agent, enabled_only=True))
+class Saturated(Exception):
+    """Every inline run slot stayed busy for INLINE_RUNS_WAIT_SECONDS: try again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Too many runs in progress; retry in {retry_after} s.")
+
+
+async def run_inline(
+    *,
+    input: dict[str, Any],
+    agent: AgentConfig | None = None,
+    task: TaskConfig | None = None,
+    agent_ref: int | str | None = None,
+    task_ref: int | str | None = None,
+    resolve: Callable[[], tuple[AgentConfig, TaskConfig]] | None = None,
+    user: AbstractBaseUser | None = None,
+    authorize: Callable[[], None] | None = None,
+) -> AgentRun:
+    """Store a run as `running` and execute it on the caller's event loop: one INSERT
+    and one UPDATE, with the same run.queued/run.started/run.finished events as a
+    worker's run. The agent and task are given, or named by `agent_ref`/`task_ref`
+    (id or name) with `resolve` loading them (and raising what a caller should see
+    when they do not exist): then the lookup is cached (registry.run_target).
+    `authorize` runs first, with the database at hand.
+
+    At most INLINE_RUNS_MAX runs execute at once in a process: a caller waits up to
+    INLINE_RUNS_WAIT_SECONDS for a slot, then gets Saturated."""
+    async with _inline_slot():
+        run, runtime, outcome = await _db(
+            _begin_inline, agent=agent, task=task, agent_ref=agent_ref, task_ref=task_ref, resolve=resolve,
+            input=input, user=user, authorize=authorize,
+        )
+        started = time.perf_counter()
+        if runtime is not None:
+            try:
+                await _execute_run_chain(runtime, run, outcome)
+            except Exception as exc:  # a bug must not leave the run 'running' for ever
+                logger.exception("run %s failed unexpectedly", run.pk)
+                outcome = Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
+        await _db(_finish, run, outcome, int((time.perf_counter() - started) * 1000))
+    if run.cost is not None:  # as the column holds it: the run answers like one read back
+        run.cost = run.cost.quantize(COST_PLACES)
+    return run
+
+
+def _begin_inline(
+    *,
+    agent: AgentConfig | None,
+    task: TaskConfig | None,
+    agent_ref: int | str | None,
+    task_ref: int | str | None,
+    resolve: Callable[[], tuple[AgentConfig, TaskConfig]] | None,
+    input: dict[str, Any],
+    user: AbstractBaseUser | None,
+    authorize: Callable[[], None] | None,
+) -> tuple[AgentRun, registry.RuntimeAgent | None, Outcome]:
+    if authorize is not None:
+        authorize()
+    configs: Sequence[AgentLLMConfig] | None = None
+    assigned: bool | None = None
+    if agent is None or task is None:
+        assert agent_ref is not None and task_ref is not None and resolve is not None
+        target = registry.run_target(agent_ref, task_ref, load=resolve)
+        agent, task, configs, assigned = target.agent, target.task, target.configs, target.assigned
+    prompt = _runnable_prompt(agent, task, input, assigned=assigned)
+    now = timezone.now()
+    run = AgentRun(
+        agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.RUNNING,
+        schema_version=task.schema_version, started_at=now, enqueued_at=None,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    if run.created_by is not None:
+        run.created_by_id = user.pk  # a TokenUser is not loaded just for its id
+    run.save(force_insert=True)
+    # Never queued for a worker, but watchers see the same lifecycle as a worker's run.
+    events.publish("runs", "run.queued", run.pk, {**run_event_data(run), "status": RunStatus.QUEUED})
+    events.publish("runs", "run.started", run.pk, run_event_data(run))
+    try:
+        runtime, outcome = _prepare(run, configs)
+    except Exception as exc:
+        logger.exception("run %s failed unexpectedly", run.pk)
+        runtime, outcome = None, Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
+    return run, runtime, outcome
+
+
+def _prepare(
+    run: AgentRun, configs: Sequence[AgentLLMConfig] | None = None
+) -> tuple[registry.RuntimeAgent | None, Outcome]:
+    """The built agent for a run and its Outcome to fill; no agent when the run
+    cannot start (the Outcome then says why)."""
+    if configs is None:
+        configs = list(agent_llm_configs(run.agent, enabled_only=True))
     if not configs:
-        return Outcome(error=f"Agent '{run.agent.name}' has no enabled LLM config.")
+        return None, Outcome(error=f"Agent '{run.agent.name}' has no enabled LLM config.")
     try:
         runtime = registry.get_or_create(run.agent, run.task, configs=configs)
     except output_schema.OutputSchemaError as exc:
-        return Outcome(error=_short(f"The task's output schema is not usable: {exc}"))
+        return None, Outcome(error=_short(f"The task's output schema is not usable: {exc}"))
     run.schema_version = run.task.schema_version
-    outcome = Outcome(providers={
+    return runtime, Outcome(providers={
         p.pk: p for c in configs for p in (c.provider, c.fallback_provider) if p is not None
     })
-    # The chain enforces the task's timeout itself; the margin only guards against a
-    # wedged event loop, so that a worker thread is never blocked for ever.
-    timeout = run.task.timeout_seconds
+
+
+async def _execute_run_chain(runtime: registry.RuntimeAgent, run: AgentRun, outcome: Outcome) -> None:
     registry.offline_input.set(run.input)  # the offline model echoes matching input keys
-    _loop.run(_execute_chain(runtime, run.prompt, outcome, timeout=timeout), timeout=timeout + 30)
-    return outcome
+    await _execute_chain(runtime, run.prompt, outcome, timeout=run.task.timeout_seconds)
+
+
+def _finish(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
+    _store(run, outcome, latency_ms)
+    provider_name = outcome.answered_by.provider_name if outcome.answered_by else ""
+    events.publish("runs", "run.finished", run.pk, run_event_data(run, provider_name=provider_name))
 
 
 async def _execute_chain(runtime: registry.RuntimeAgent, prompt: str, outcome: Outcome, *, timeout: float) -> None:
@@ -395,3 +493,67 @@ class _LoopThread:
 
 
 _loop = _LoopThread()
+
+
+# Where inline runs do their database work, and how many run at once --------------
+
+_db_pool_lock = threading.Lock()
+_db_pool: tuple[int, ThreadPoolExecutor] | None = None
+_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+
+async def _db(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run `fn` where the database is. A sync caller waiting for this coroutine (tests,
+    async_to_sync) may hold a transaction, so its own thread does the work; otherwise
+    a few threads that keep their connections between runs do it (a new connection per
+    request cost more than an inline run's own statements), and at most as many as
+    the pool has connections."""
+    if getattr(AsyncToSync.executors, "current", None) is not None:
+        return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+    call = functools.partial(_with_connection, fn, args, kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_db_executor(), call)
+
+
+def _with_connection(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # These threads see no request_finished, so nothing else closes their connection;
+    # it is kept for the next run unless it broke.
+    if connection.connection is not None and connection.errors_occurred:
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()
+    return fn(*args, **kwargs)
+
+
+def _db_executor() -> ThreadPoolExecutor:
+    global _db_pool
+    pool = _db_pool
+    if pool is not None and pool[0] == os.getpid():
+        return pool[1]
+    with _db_pool_lock:
+        if _db_pool is None or _db_pool[0] != os.getpid():
+            executor = ThreadPoolExecutor(max_workers=settings.INLINE_RUNS_DB_THREADS, thread_name_prefix="inline-runs-db")
+            _db_pool = (os.getpid(), executor)
+        return _db_pool[1]
+
+
+class _InlineSlot:
+    async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        slots = _slots.get(loop)
+        if slots is None:
+            for closed in [other for other in _slots if other.is_closed()]:
+                del _slots[closed]
+            slots = _slots[loop] = asyncio.Semaphore(settings.INLINE_RUNS_MAX)
+        self._slots = slots
+        try:
+            async with asyncio.timeout(settings.INLINE_RUNS_WAIT_SECONDS):
+                await slots.acquire()
+        except TimeoutError:
+            raise Saturated(retry_after=settings.INLINE_RUNS_RETRY_AFTER_SECONDS) from None
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
+_inline_slot = _InlineSlot

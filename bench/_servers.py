@@ -50,7 +50,7 @@ AgentConfig.objects.filter(name="bench-agent").delete()
 TaskConfig.objects.filter(name="bench-task").delete()
 LLMProvider.objects.filter(name="bench-vendor").delete()
 user, _ = User.objects.get_or_create(username="bench-runner", defaults={"is_staff": True})
-user.user_permissions.add(Permission.objects.get(codename="add_agentrun"))
+user.user_permissions.add(*Permission.objects.filter(codename__in=["add_agentrun", "use_gateway"]))
 provider = provider_create(name="bench-vendor", provider_type="openai_compatible", base_url=vendor_url,
                            api_key="sk-bench-vendor-0000")
 agent = agent_create(name="bench-agent", display_name="Bench", instructions=instructions)

@@ -70,14 +70,15 @@ INSTALLED_APPS = [
     "agents_llm",
 ]
 
+# Django's own, with the hooks that do no I/O run on the event loop (see the module).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tradingagents.middleware.SecurityMiddleware",
+    "tradingagents.middleware.SessionMiddleware",
+    "tradingagents.middleware.CommonMiddleware",
+    "tradingagents.middleware.CsrfViewMiddleware",
+    "tradingagents.middleware.AuthenticationMiddleware",
+    "tradingagents.middleware.MessageMiddleware",
+    "tradingagents.middleware.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -119,6 +120,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10,
     }
+_DATABASE_POOL_MAX = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis switches the channel layer, the broker and the cache together.
@@ -208,11 +210,19 @@ PERIODIC_JOBS = [
 # Agent runtime.
 AGENT_REGISTRY_SIZE = env.int("AGENT_REGISTRY_SIZE", default=256)
 LLM_REQUEST_TIMEOUT_SECONDS = env.float("LLM_REQUEST_TIMEOUT_SECONDS", default=60.0)
-OUTPUT_SCHEMA_CACHE_SIZE = env.int("OUTPUT_SCHEMA_CACHE_SIZE", default=512)
-
 # The output cap a budgeted session's call gets when neither its config nor its client
 # sets one: the budget left, but no more than this.
 SESSION_MAX_OUTPUT_TOKENS = env.int("SESSION_MAX_OUTPUT_TOKENS", default=8192)
+OUTPUT_SCHEMA_CACHE_SIZE = env.int("OUTPUT_SCHEMA_CACHE_SIZE", default=512)
+# Inline runs (`POST /runs?wait=true`) per server process: at most INLINE_RUNS_MAX at
+# once; a request waits up to INLINE_RUNS_WAIT_SECONDS for a slot, then gets 503 with
+# Retry-After. Their database work runs on INLINE_RUNS_DB_THREADS threads, which with
+# the pool is half its connections, so that the other requests always find some.
+INLINE_RUNS_MAX = env.int("INLINE_RUNS_MAX", default=100)
+INLINE_RUNS_WAIT_SECONDS = env.float("INLINE_RUNS_WAIT_SECONDS", default=10.0)
+INLINE_RUNS_RETRY_AFTER_SECONDS = env.int("INLINE_RUNS_RETRY_AFTER_SECONDS", default=2)
+INLINE_RUNS_DB_THREADS = env.int("INLINE_RUNS_DB_THREADS", default=max(2, _DATABASE_POOL_MAX // 2) if _DATABASE_POOL_MAX else 4)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
