@@ -8,6 +8,8 @@ class AgentsLLMConfig(AppConfig):
     verbose_name = "Agents"
 
     def ready(self) -> None:
-        from agents_llm import signals
+        from agents_llm import selectors, signals
+        from tradingagents import events
 
         signals.connect()  # live events for agents, tasks and LLM configs
+        events.register_snapshot("runs", selectors.run_events_snapshot)

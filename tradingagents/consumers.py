@@ -297,7 +297,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 "detail": f"Unknown topic(s): {', '.join(unknown)}. Topics: {', '.join(events.TOPICS)}.",
                 "topics": unknown,
             })
-        for topic in dict.fromkeys(t for t in topics if t in events.TOPICS):
+        wanted = list(dict.fromkeys(t for t in topics if t in events.TOPICS))
+        for topic in wanted:
             if action == "subscribe" and topic not in self.topics:
                 self.topics.add(topic)
                 self.throttles[topic] = TopicThrottle(settings.EVENTS_MAX_PER_SECOND, self._send_text)
@@ -305,6 +306,22 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             elif action == "unsubscribe" and topic in self.topics:
                 await self._leave(topic)
         await self.send_json({"event": f"{action}d", "topics": sorted(self.topics)})
+        if action == "subscribe":
+            # Joined first, then the current state: an event published in between is
+            # delivered too, and the client converges whatever it missed while away.
+            for topic in wanted:
+                await self._send_snapshot(topic)
+
+    async def _send_snapshot(self, topic: str) -> None:
+        try:
+            frames = await database_sync_to_async(events.snapshot_frames)(topic)
+        except Exception:  # the live feed goes on without it
+            logger.exception("could not read the %s snapshot", topic)
+            return
+        throttle = self.throttles.get(topic)
+        for message in frames:
+            if throttle is not None:
+                await throttle.offer(message["id"], message["text"])
 
     async def _leave(self, topic: str) -> None:
         self.topics.discard(topic)

@@ -20,7 +20,7 @@ import logging
 import threading
 import weakref
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
@@ -65,6 +65,26 @@ def frame(
         cls=DjangoJSONEncoder,
     )
     return {"type": MESSAGE_TYPE, "topic": topic, "id": str(obj_id), "text": text}
+
+
+# What a (re)subscribing socket is sent first, per topic: the current state of the
+# objects whose events it may have missed while it was away (a reconnect, or a Redis
+# outage that swallowed events). Registered by the app that owns the topic.
+Snapshot = Callable[[], list[tuple[str, "int | str", dict[str, Any]]]]
+_snapshots: dict[str, Snapshot] = {}
+
+
+def register_snapshot(topic: str, snapshot: Snapshot) -> None:
+    """`snapshot()` returns (event, id, data) for each object to re-send."""
+    _snapshots[topic] = snapshot
+
+
+def snapshot_frames(topic: str) -> list[dict[str, Any]]:
+    """The frames of `topic`'s snapshot (a database read: call from a sync thread)."""
+    provider = _snapshots.get(topic)
+    if provider is None:
+        return []
+    return [frame(topic, event, obj_id, data) for event, obj_id, data in provider()]
 
 
 def register_consumer_loop(loop: asyncio.AbstractEventLoop) -> None:
