@@ -205,6 +205,7 @@ API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=30)
 PERIODIC_JOBS = [
     "providers.validation.providers_sweep",
     "agents_llm.runner.runs_requeue_stale",
+    "agents_llm.recovery.runs_resend_after_broker_restart",
 ]
 
 # Agent runtime.
