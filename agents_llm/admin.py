@@ -17,6 +17,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from agents_llm.models import (
     AgentAlias, AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig, TaskSchemaVersion, alias_key,
 )
+from agents_llm.admin_presets import apply_preset
 from agents_llm.output_schema import schema_errors
 from agents_llm.schema_versions import schema_diff, schema_text
 from agents_llm.services import task_create, task_restore_schema_version, task_update
@@ -133,6 +134,7 @@ class AgentConfigAdmin(SimpleHistoryAdmin):
     list_filter = ("role", "enabled")
     search_fields = ("name", "display_name", "description")
     inlines = (AgentLLMConfigInline, AgentAliasInline, AssignmentInline)
+    actions = (apply_preset,)
     readonly_fields = ("created_at", "updated_at")
 
     def get_queryset(self, request):

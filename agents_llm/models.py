@@ -470,3 +470,54 @@ class LLMCall(models.Model):
 
     def __str__(self) -> str:
         return f"call {self.pk} {self.alias or self.agent_id} {self.status}"
+
+
+class LLMPreset(models.Model):
+    """Named LLM settings applied to many agents at once (e.g. TradingAgents' `quick`
+    and `deep` tiers): applying one upserts each agent's primary LLM config."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    provider = models.ForeignKey(LLMProvider, on_delete=models.PROTECT, related_name="presets")
+    model_name = models.CharField(max_length=200)
+    temperature = models.FloatField(default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
+    max_tokens = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    top_p = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    fallback_provider = models.ForeignKey(
+        LLMProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="fallback_presets"
+    )
+    fallback_model = models.CharField(max_length=200, blank=True)
+    cost_per_1k_input_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="USD. 0 takes the price from the price catalog.",
+    )
+    cost_per_1k_output_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="USD. 0 takes the price from the price catalog.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "llm_presets"
+        ordering = ["name"]
+        verbose_name = "LLM preset"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider_id and self.provider.name}/{self.model_name})"
+
+    def clean(self) -> None:
+        if bool(self.fallback_model) != bool(self.fallback_provider_id):
+            raise ValidationError({"fallback_model": "A fallback needs both a provider and a model."})
+
+    def config_fields(self) -> dict[str, object]:
+        """What applying this preset sets on an agent's primary config."""
+        fields: dict[str, object] = {
+            "provider": self.provider, "model_name": self.model_name, "temperature": self.temperature,
+            "max_tokens": self.max_tokens, "top_p": self.top_p, "fallback_provider": self.fallback_provider,
+            "fallback_model": self.fallback_model,
+        }
+        if self.cost_per_1k_input_tokens or self.cost_per_1k_output_tokens:
+            fields["cost_per_1k_input_tokens"] = self.cost_per_1k_input_tokens
+            fields["cost_per_1k_output_tokens"] = self.cost_per_1k_output_tokens
+        return fields

@@ -40,7 +40,44 @@ AGENTS: list[tuple[str, str, str, bool, str]] = [
     ("portfolio_manager", "Portfolio Manager", "manager", True,
      "You make the final decision on the trade, given the proposal and the risk debate, "
      "within the portfolio's limits."),
+    ("reflector", "Reflector", "other", False,
+     "You review past decisions against what the market did next and write the lessons down."),
+    # TradingAgents builds two models, quick_think_llm and deep_think_llm; a TradingAgents
+    # that is not routed per role asks for these two.
+    ("quick", "Quick thinker (TradingAgents' quick_think_llm)", "other", False,
+     "You answer TradingAgents' quick-thinking calls; they bring their own prompts through the gateway."),
+    ("deep", "Deep thinker (TradingAgents' deep_think_llm)", "other", True,
+     "You answer TradingAgents' deep-thinking calls; they bring their own prompts through the gateway."),
 ]
+
+# The names TradingAgents v0.3.0 gives its graph nodes: what its calls ask for when routed
+# per role (integrations/tradingagents_gateway.py).
+ALIASES: dict[str, list[str]] = {
+    "market_analyst": ["Market Analyst"],
+    "social_analyst": ["Sentiment Analyst", "Social Analyst"],
+    "news_analyst": ["News Analyst"],
+    "fundamentals_analyst": ["Fundamentals Analyst"],
+    "bull_researcher": ["Bull Researcher"],
+    "bear_researcher": ["Bear Researcher"],
+    "research_manager": ["Research Manager"],
+    "trader": ["Trader"],
+    "aggressive_risk_analyst": ["Aggressive Analyst"],
+    "neutral_risk_analyst": ["Neutral Analyst"],
+    "conservative_risk_analyst": ["Conservative Analyst"],
+    "portfolio_manager": ["Portfolio Manager"],
+    "reflector": ["Reflector"],
+}
+
+# Presets named after TradingAgents' two tiers: (name, deep?, description).
+PRESETS: list[tuple[str, bool, str]] = [
+    ("quick", False, "TradingAgents' quick_think_llm: every role but the two managers."),
+    ("deep", True, "TradingAgents' deep_think_llm: the Research Manager and the Portfolio Manager."),
+]
+
+# TradingAgents' rating scales.
+PORTFOLIO_RATING = {"type": "string", "enum": ["Buy", "Overweight", "Hold", "Underweight", "Sell"],
+                    "description": "Five-step rating: reserve Hold for genuinely balanced evidence."}
+TRADER_ACTION = {"type": "string", "enum": ["Buy", "Hold", "Sell"], "description": "The transaction direction."}
 
 SIGNAL = {"type": "string", "enum": ["strong_buy", "buy", "hold", "sell", "strong_sell"],
           "description": "Overall direction."}
@@ -254,6 +291,79 @@ TASKS: list[dict[str, Any]] = [
                 "reasoning": {"type": "string", "maxLength": 3000},
             },
             "required": ["decision", "final_action", "final_quantity", "confidence", "reasoning"],
+            "additionalProperties": False,
+        },
+    },
+    # The four structured outputs of TradingAgents v0.3.0, with its rating scales, so that
+    # our runs and its calls speak the same shapes.
+    {
+        "name": "ta-sentiment-report",
+        "description": "TradingAgents' SentimentReport: the sentiment analyst's structured report.",
+        "prompt_template": "Report the sentiment about {ticker} as of {date}.",
+        "agents": ["social_analyst"],
+        "response_schema": {
+            "type": "object",
+            "properties": {
+                "overall_band": {"type": "string", "enum": [
+                    "Bullish", "Mildly Bullish", "Neutral", "Mixed", "Mildly Bearish", "Bearish"]},
+                "overall_score": {"type": "number", "minimum": 0, "maximum": 10,
+                                  "description": "0 = very bearish, 10 = very bullish."},
+                "confidence": {"type": "string", "enum": ["low", "medium", "high"]},
+                "narrative": {"type": "string", "minLength": 1, "maxLength": 8000},
+            },
+            "required": ["overall_band", "overall_score", "confidence", "narrative"],
+            "additionalProperties": False,
+        },
+    },
+    {
+        "name": "ta-research-plan",
+        "description": "TradingAgents' ResearchPlan: the research manager's investment plan.",
+        "prompt_template": "Judge the debate on {ticker} and write the investment plan. Debate: {debate}",
+        "agents": ["research_manager"],
+        "response_schema": {
+            "type": "object",
+            "properties": {
+                "recommendation": PORTFOLIO_RATING,
+                "rationale": {"type": "string", "minLength": 1, "maxLength": 8000},
+                "strategic_actions": {"type": "string", "minLength": 1, "maxLength": 8000},
+            },
+            "required": ["recommendation", "rationale", "strategic_actions"],
+            "additionalProperties": False,
+        },
+    },
+    {
+        "name": "ta-trader-proposal",
+        "description": "TradingAgents' TraderProposal: the trader's transaction proposal.",
+        "prompt_template": "Propose a transaction in {ticker} given this plan: {plan}",
+        "agents": ["trader"],
+        "response_schema": {
+            "type": "object",
+            "properties": {
+                "action": TRADER_ACTION,
+                "reasoning": {"type": "string", "minLength": 1, "maxLength": 4000},
+                "entry_price": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "stop_loss": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "position_sizing": {"type": ["string", "null"], "maxLength": 200},
+            },
+            "required": ["action", "reasoning"],
+            "additionalProperties": False,
+        },
+    },
+    {
+        "name": "ta-portfolio-decision",
+        "description": "TradingAgents' PortfolioDecision: the portfolio manager's final rating.",
+        "prompt_template": "Decide on {ticker} given the proposal {proposal} and the risk debate {risk_debate}.",
+        "agents": ["portfolio_manager"],
+        "response_schema": {
+            "type": "object",
+            "properties": {
+                "rating": PORTFOLIO_RATING,
+                "executive_summary": {"type": "string", "minLength": 1, "maxLength": 4000},
+                "investment_thesis": {"type": "string", "minLength": 1, "maxLength": 8000},
+                "price_target": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "time_horizon": {"type": ["string", "null"], "maxLength": 100},
+            },
+            "required": ["rating", "executive_summary", "investment_thesis"],
             "additionalProperties": False,
         },
     },

@@ -7,8 +7,8 @@ import os
 from django.db import transaction
 
 from agents_llm import seed_data
-from agents_llm.models import AgentConfig, AgentTaskAssignment, TaskConfig
-from agents_llm.services import agent_create, assignment_create, llm_config_create, task_create
+from agents_llm.models import AgentAlias, AgentConfig, AgentTaskAssignment, LLMPreset, TaskConfig, alias_key
+from agents_llm.services import agent_aliases_set, agent_create, assignment_create, llm_config_create, task_create
 from providers.catalog import TYPES, ProviderType
 from providers.models import LLMProvider
 from providers.services import provider_create
@@ -20,7 +20,7 @@ _VENDOR_TYPES = [t for t, info in TYPES.items() if info.needs_key and info.genai
 @transaction.atomic
 def seed_run() -> dict[str, int]:
     """Create whatever is missing; never changes what exists. Returns what was created."""
-    created = {"providers": 0, "agents": 0, "tasks": 0, "assignments": 0, "llm_configs": 0}
+    created = {"providers": 0, "agents": 0, "aliases": 0, "tasks": 0, "assignments": 0, "llm_configs": 0, "presets": 0}
 
     providers = {p.provider_type: p for p in LLMProvider.objects.all()}
     if not LLMProvider.objects.filter(name="offline").exists():
@@ -43,6 +43,13 @@ def seed_run() -> dict[str, int]:
             agents[name] = agent_create(name=name, display_name=display_name, role=role, instructions=instructions)
             created["agents"] += 1
 
+    with_aliases = set(AgentAlias.objects.values_list("agent__name", flat=True))
+    for name, aliases in seed_data.ALIASES.items():
+        if name in agents and name not in with_aliases:
+            # An alias another agent already answers to stays with it: seed never moves one.
+            free = [a for a in aliases if not AgentAlias.objects.filter(name_key=alias_key(a)).exists()]
+            created["aliases"] += len(agent_aliases_set(agent=agents[name], aliases=free))
+
     tasks = {t.name: t for t in TaskConfig.objects.all()}
     assigned = set(AgentTaskAssignment.objects.values_list("agent__name", "task__name"))
     for spec in seed_data.TASKS:
@@ -64,4 +71,15 @@ def seed_run() -> dict[str, int]:
             model = info.deep_model if deep else info.quick_model
             llm_config_create(agent=agents[name], provider=default_provider, model_name=model, priority=0)
             created["llm_configs"] += 1
+
+    existing = set(LLMPreset.objects.values_list("name", flat=True))
+    for name, deep, description in seed_data.PRESETS:
+        if name not in existing:
+            preset = LLMPreset(
+                name=name, description=description, provider=default_provider,
+                model_name=info.deep_model if deep else info.quick_model,
+            )
+            preset.full_clean()
+            preset.save()
+            created["presets"] += 1
     return created

@@ -18,6 +18,7 @@ from agents_llm.models import (
     AgentConfig,
     AgentLLMConfig,
     AgentTaskAssignment,
+    LLMPreset,
     TaskConfig,
     TaskSchemaVersion,
     alias_key,
@@ -328,3 +329,24 @@ def llm_config_bulk_apply(
     if errors:
         raise BulkApplyError(errors)
     return results
+
+
+# Presets --------------------------------------------------------------------
+
+
+def preset_apply(
+    *, preset: LLMPreset, agents: list[AgentConfig], user: AbstractBaseUser | None = None
+) -> list[AgentLLMConfig]:
+    """Set the preset's provider, model, sampling and fallback on each agent's primary
+    config (created where an agent has none). All or none: one invalid config rolls
+    back every agent. Audited like any config change."""
+    applied = []
+    with transaction.atomic():
+        for agent in agents:
+            try:
+                config, _ = llm_config_upsert_primary(agent=agent, data=preset.config_fields(), user=user)
+            except ValidationError as exc:
+                reasons = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+                raise ValidationError({"agents": f"Agent '{agent.name}': {reasons}"}) from None
+            applied.append(config)
+    return applied

@@ -23,12 +23,12 @@ def test_seed_creates_the_documented_roster_tasks_and_offline_configs(monkeypatc
         monkeypatch.delenv(var, raising=False)
     output = _seed()
 
-    assert "Created 1 providers, 12 agents, 8 tasks, 12 assignments, 12 llm_configs." in output
+    assert "Created 1 providers, 15 agents, 14 aliases, 12 tasks, 16 assignments, 15 llm_configs, 2 presets." in output
     assert list(LLMProvider.objects.values_list("name", "provider_type")) == [("offline", "offline")]
-    assert AgentConfig.objects.count() == 12
-    assert TaskConfig.objects.count() == 8
-    assert TaskSchemaVersion.objects.count() == 8
-    assert AgentTaskAssignment.objects.count() == 12
+    assert AgentConfig.objects.count() == 15
+    assert TaskConfig.objects.count() == 12
+    assert TaskSchemaVersion.objects.count() == 12
+    assert AgentTaskAssignment.objects.count() == 16
     assert set(AgentLLMConfig.objects.values_list("provider__name", flat=True)) == {"offline"}
     assert all(agent.instructions for agent in AgentConfig.objects.all())
 
@@ -59,3 +59,37 @@ def test_seed_uses_a_vendor_key_from_the_environment_with_deep_models_for_manage
     trader = AgentLLMConfig.objects.get(agent__name="trader")
     assert trader.provider == openai
     assert trader.cost_per_1k_input_tokens > 0  # filled from the price catalog
+
+
+def test_seed_gives_the_roster_tradingagents_node_names_as_aliases_and_quick_deep_presets(monkeypatch):
+    from agents_llm.models import AgentAlias, LLMPreset
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _seed()
+
+    aliases = dict(AgentAlias.objects.values_list("name", "agent__name"))
+    assert aliases["Sentiment Analyst"] == aliases["Social Analyst"] == "social_analyst"
+    assert aliases["Aggressive Analyst"] == "aggressive_risk_analyst"
+    assert aliases["Portfolio Manager"] == "portfolio_manager" and aliases["Reflector"] == "reflector"
+    assert len(aliases) == 14
+    assert {p.name: p.model_name for p in LLMPreset.objects.all()} == {"quick": "offline", "deep": "offline"}
+    assert AgentConfig.objects.filter(name__in=["quick", "deep"]).count() == 2
+    schemas = dict(TaskConfig.objects.values_list("name", "response_schema"))
+    assert schemas["ta-portfolio-decision"]["properties"]["rating"]["enum"] == ["Buy", "Overweight", "Hold", "Underweight", "Sell"]
+    assert schemas["ta-trader-proposal"]["properties"]["action"]["enum"] == ["Buy", "Hold", "Sell"]
+
+
+def test_seed_on_an_existing_database_adds_what_is_new_and_keeps_what_an_operator_changed(monkeypatch):
+    from agents_llm.models import AgentAlias
+    from agents_llm.services import agent_aliases_set
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _seed()
+    trader = AgentConfig.objects.get(name="trader")
+    agent_aliases_set(agent=trader, aliases=["Desk"])
+    AgentConfig.objects.filter(name="reflector").delete()
+
+    output = _seed()
+
+    assert "1 agents" in output and "1 aliases" in output
+    assert list(AgentAlias.objects.filter(agent=trader).values_list("name", flat=True)) == ["Desk"]

@@ -29,6 +29,7 @@ from ninja.responses import Status
 from agents_llm.api import router as agents_router
 from agents_llm.api_calls import router as calls_router
 from agents_llm.api_schemas import router as schemas_router
+from agents_llm.api_presets import router as presets_router
 from agents_llm.api_sessions import router as sessions_router
 from providers.api import router as providers_router
 from tradingagents.auth import API_AUTH
@@ -346,6 +347,7 @@ api.add_router("/", agents_router)
 api.add_router("/schemas", schemas_router)
 api.add_router("/", calls_router)
 api.add_router("/", sessions_router)
+api.add_router("/", presets_router)
 
 
 # URLs --------------------------------------------------------------------------------
