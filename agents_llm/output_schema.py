@@ -800,12 +800,14 @@ class CompiledOutput:
         raise ValueError("Could not build a valid example for this schema (are its patterns satisfiable?).")
 
 
-# Three bounded LRUs: by the identity of a dict seen before (checked unchanged), by a cheap exact
+# Four bounded LRUs: by the identity of a dict seen before (checked unchanged), by its shape (an
+# equal dict loaded afresh, checked with ==), by a cheap exact
 # key (the schema's marshal bytes, which follow key order), and by the canonical content hash,
 # so the same schema written in another key order is not compiled twice.
 _cache: OrderedDict[bytes, CompiledOutput] = OrderedDict()
 _by_hash: OrderedDict[str, CompiledOutput] = OrderedDict()
 _by_id: OrderedDict[int, tuple[Any, CompiledOutput]] = OrderedDict()
+_by_shape: OrderedDict[tuple[Any, ...], CompiledOutput] = OrderedDict()
 _lock = threading.RLock()  # re-entered: compile_output_type calls _remember under it
 
 
@@ -818,6 +820,12 @@ def compile_output_type(schema: dict[str, Any]) -> CompiledOutput:
     entry = _by_id.get(id(schema))
     if entry is not None and entry[0] is schema and schema == entry[1].schema:
         return entry[1]
+    # An equal dict loaded afresh (a run reads its task from the database): one C-level
+    # == against the schema of the same shape seen before, instead of serializing it.
+    shape = _shape(schema)
+    candidate = _by_shape.get(shape) if shape is not None else None
+    if candidate is not None and schema == candidate.schema:
+        return candidate
     try:
         # Version 2: no back-references, so equal dicts in equal key order give equal bytes.
         key = marshal.dumps(schema, 2)
@@ -846,7 +854,37 @@ def compile_output_type(schema: dict[str, Any]) -> CompiledOutput:
             while len(cache) > size:
                 cache.popitem(last=False)
     _remember(schema, compiled)
+    if shape is not None and not _bool_sensitive(compiled.schema):
+        with _lock:
+            _by_shape[shape] = compiled
+            _by_shape.move_to_end(shape)
+            while len(_by_shape) > size:
+                _by_shape.popitem(last=False)
     return compiled
+
+
+def _shape(schema: Any) -> tuple[Any, ...] | None:
+    """A cheap key that equal schemas share: top-level keys and property names."""
+    if type(schema) is not dict:
+        return None
+    properties = schema.get("properties")
+    return (*schema, "|", *(properties if type(properties) is dict else ()))
+
+
+# Values that == cannot tell apart from a differently typed twin (True == 1 == 1.0).
+_VALUE_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+def _bool_sensitive(schema: Any, in_value: bool = False) -> bool:
+    """Whether == could confuse this schema with another: a boolean anywhere in a
+    value keyword (const, enum, default, examples) or a 0/1 there, where JSON Schema
+    tells true from 1. Such schemas skip the == path (schema keywords holding a
+    boolean or 0/1 have one valid type, checked when the schema is saved)."""
+    if type(schema) is dict:
+        return any(_bool_sensitive(v, in_value or k in _VALUE_KEYWORDS) for k, v in schema.items())
+    if type(schema) is list:
+        return any(_bool_sensitive(v, in_value) for v in schema)
+    return in_value and (type(schema) is bool or (type(schema) in (int, float) and schema in (0, 1)))
 
 
 def _remember(schema: dict[str, Any], compiled: CompiledOutput) -> None:
@@ -863,6 +901,7 @@ def clear_compile_cache() -> None:
         _cache.clear()
         _by_hash.clear()
         _by_id.clear()
+        _by_shape.clear()
 
 
 def _compile(schema: dict[str, Any], content_hash: str, exact_key: bytes, size: int) -> CompiledOutput:
