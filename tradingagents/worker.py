@@ -90,7 +90,14 @@ class PeriodicSweep(Middleware):
 
         while not self._stop.wait(self.interval):
             try:
-                if cache.add("tradingagents:periodic-sweep", 1, timeout=max(1, int(self.interval) - 1)):
+                try:
+                    mine = cache.add("tradingagents:periodic-sweep", 1, timeout=max(1, int(self.interval) - 1))
+                except Exception as exc:
+                    # The lock only saves duplicate work (every sweep is safe to run twice);
+                    # with the cache down, each process sweeps rather than none.
+                    logger.warning("sweep lock unavailable (%s); sweeping anyway", type(exc).__name__)
+                    mine = True
+                if mine:
                     run_periodic_jobs()
             except Exception:
                 logger.exception("periodic sweep failed; trying again in %s s", self.interval)
