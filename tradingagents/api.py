@@ -15,7 +15,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, connection
+from django.db import DataError, IntegrityError, OperationalError, connection
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
@@ -25,6 +25,7 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.responses import Status
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from agents_llm.api import router as agents_router
 from agents_llm.api_calls import router as calls_router
@@ -232,6 +233,22 @@ api.add_exception_handler(RestrictedError, _on_protected)
 @api.exception_handler(DataError)
 def _on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     return error_response(request, 422, "A value is out of the range the database can store.", [{"loc": ["body"], "msg": "Value out of range."}])
+
+
+RETRY_AFTER_SECONDS = 2
+
+
+def _on_saturated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # No free database connection (pool timeout, server's connection cap, a locked
+    # SQLite file) or Redis connection: the server is saturated, not broken.
+    logger.warning("503 for %s %s: %s", request.method, request.path, type(exc).__name__)
+    response = error_response(request, 503, f"The server is busy; retry in {RETRY_AFTER_SECONDS} s.")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+api.add_exception_handler(OperationalError, _on_saturated)
+api.add_exception_handler(RedisConnectionError, _on_saturated)
 
 
 @api.exception_handler(RequestDataTooBig)

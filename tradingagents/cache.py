@@ -25,7 +25,9 @@ class SharedConnectionPool(redis.ConnectionPool):
         with cls._lock:
             pool = cls._pools.get(key)
             if pool is None:
-                pool = cls._pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
+                # Blocking: a burst of requests waits for a connection (`timeout` seconds)
+                # instead of failing with "Too many connections".
+                pool = cls._pools[key] = redis.BlockingConnectionPool.from_url(url, **kwargs)
             return pool
 
 

@@ -125,6 +125,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis switches the channel layer, the broker and the cache together.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Connections each Redis client of a process may open. Under daphne every request has
+# a thread of its own, so the cache's pool blocks (up to REDIS_POOL_TIMEOUT seconds)
+# rather than failing when a burst wants more; the broker's pool is as large.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=300)
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=5.0)
 DRAMATIQ_BROKER_URL = env.str("DRAMATIQ_BROKER_URL", default="")
 
 if REDIS_URL:
@@ -140,7 +145,11 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tradingagents",
             # One pool per process, not one per request thread (see tradingagents/cache.py).
-            "OPTIONS": {"pool_class": "tradingagents.cache.SharedConnectionPool"},
+            "OPTIONS": {
+                "pool_class": "tradingagents.cache.SharedConnectionPool",
+                "max_connections": REDIS_MAX_CONNECTIONS,
+                "timeout": REDIS_POOL_TIMEOUT,
+            },
         }
     }
 else:
@@ -148,9 +157,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 def _redis_url_with_connect_timeout(url: str, seconds: int = 2) -> str:
-    if "socket_connect_timeout" in url:
-        return url
-    return f"{url}{'&' if '?' in url else '?'}socket_connect_timeout={seconds}"
+    for name, value in (("socket_connect_timeout", seconds), ("max_connections", REDIS_MAX_CONNECTIONS)):
+        if name not in url:
+            url = f"{url}{'&' if '?' in url else '?'}{name}={value}"
+    return url
 
 
 _dramatiq_middleware = [
