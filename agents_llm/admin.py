@@ -29,7 +29,7 @@ from providers.services import secret_apply
 LLM_CONFIG_FORM_FIELDS = (
     "priority", "enabled", "provider", "model_name", "temperature", "max_tokens", "top_p",
     "fallback_provider", "fallback_model", "cost_per_1k_input_tokens", "cost_per_1k_output_tokens",
-    "metadata_json",
+    "cost_per_1k_cached_input_tokens", "metadata_json",
 )
 
 

@@ -41,6 +41,13 @@ class TokenUsage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
 
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens, "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
+
     def __iadd__(self, other: TokenUsage) -> TokenUsage:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
@@ -110,10 +117,30 @@ class Priced:
     cost: Decimal | None
     note: str
     sources: set[str] = field(default_factory=set)
+    # Per response: its usage and what priced it (see AgentRun.cost_basis).
+    basis: list[dict[str, Any]] = field(default_factory=list)
 
 
 def price(source: PriceSource, usage: TokenUsage, *, at: datetime | None = None) -> Priced:
     """Cost of one response (None = unknown, with the reason)."""
+    priced = _price(source, usage, at=at)
+    entry: dict[str, Any] = {
+        "provider_type": source.provider_type, "model": source.model_name, "usage": usage.as_dict(),
+        "source": next(iter(priced.sources), "unknown"), "at": (at or timezone.now()).isoformat(),
+        "cost": None if priced.cost is None else format(priced.cost, "f"),
+    }
+    if "config" in priced.sources:
+        entry["prices_per_1k"] = {
+            "input": format(source.input_per_1k, "f"), "output": format(source.output_per_1k, "f"),
+            "cached_input": None if source.cached_input_per_1k is None else format(source.cached_input_per_1k, "f"),
+        }
+    elif "catalog" in priced.sources:
+        entry["catalog"] = catalog.catalog_version()
+    priced.basis = [entry]
+    return priced
+
+
+def _price(source: PriceSource, usage: TokenUsage, *, at: datetime | None) -> Priced:
     if source.synthetic:
         return Priced(Decimal(0), "Offline provider: synthetic output, no cost.", {"offline"})
     if source.explicit:
@@ -148,20 +175,46 @@ def price_all(responses: list[tuple[PriceSource, TokenUsage]], *, at: datetime |
         return Priced(Decimal(0), "No model returned a response, so nothing was billed.")
     total = Decimal(0)
     unknown: list[str] = []
+    notes: list[str] = []
     sources: set[str] = set()
+    basis: list[dict[str, Any]] = []
     for source, usage in responses:
         priced = price(source, usage, at=at)
+        basis += priced.basis
         if priced.cost is None:
             unknown.append(priced.note)
             continue
         total += priced.cost
         sources |= priced.sources
+        notes.append(priced.note)
     if unknown:
-        return Priced(None, short(" ".join(sorted(set(unknown)))))
+        return Priced(None, short(" ".join(sorted(set(unknown)))), basis=basis)
     if sources == {"offline"}:
-        return Priced(Decimal(0), "Offline provider: synthetic output, no cost.", sources)
+        return Priced(Decimal(0), "Offline provider: synthetic output, no cost.", sources, basis)
+    if len(set(notes)) == 1:
+        return Priced(total.quantize(COST_PLACES), notes[0], sources, basis)
     names = {"config": "the LLM config's per-1k prices", "catalog": "the price catalog", "offline": "offline (free)"}
-    return Priced(total.quantize(COST_PLACES), "From " + " and ".join(names[s] for s in sorted(sources)) + ".", sources)
+    note = "From " + " and ".join(names[s] for s in sorted(sources)) + "."
+    return Priced(total.quantize(COST_PLACES), note, sources, basis)
+
+
+def reprice_basis(basis: list[dict[str, Any]]) -> tuple[Decimal | None, list[dict[str, Any]]]:
+    """The cost of stored responses at today's catalog: catalog-priced responses are
+    priced again (at their own time), config-priced and offline ones keep what they
+    cost. Returns (total, new basis)."""
+    total: Decimal | None = Decimal(0)
+    fresh: list[dict[str, Any]] = []
+    for entry in basis:
+        entry = dict(entry)
+        if entry.get("source") in ("catalog", "unknown"):
+            usage = TokenUsage(**entry["usage"])
+            at = datetime.fromisoformat(entry["at"]) if entry.get("at") else None
+            priced = price(PriceSource(entry["provider_type"], entry["model"]), usage, at=at)
+            entry = {**priced.basis[0], "at": entry.get("at")}
+        fresh.append(entry)
+        if total is not None:
+            total = None if entry.get("cost") is None else total + Decimal(entry["cost"])
+    return (None if total is None else total.quantize(COST_PLACES)), fresh
 
 
 def short(message: str) -> str:
@@ -189,6 +242,7 @@ class CallOutcome:
     usage: TokenUsage = field(default_factory=TokenUsage)
     cost: Decimal | None = Decimal(0)
     cost_note: str = ""
+    cost_basis: list[dict[str, Any]] = field(default_factory=list)
     synthetic: bool = False
     fell_back: bool = False
     streamed: bool = False
@@ -203,7 +257,8 @@ class CallOutcome:
             "attempts": self.attempts, "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens, "cache_read_tokens": self.usage.cache_read_tokens,
             "cache_write_tokens": self.usage.cache_write_tokens, "reasoning_tokens": self.usage.reasoning_tokens,
-            "cost": self.cost, "cost_note": self.cost_note[:300], "synthetic": self.synthetic,
+            "cost": self.cost, "cost_note": self.cost_note[:300], "cost_basis": self.cost_basis,
+            "synthetic": self.synthetic,
             "fell_back": self.fell_back, "streamed": self.streamed, "latency_ms": self.latency_ms,
             "created_at": self.created_at,
         }

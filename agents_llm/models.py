@@ -332,6 +332,9 @@ class AgentRun(models.Model):
         help_text="USD; empty when the price is unknown (see cost note).",
     )
     cost_note = models.CharField(max_length=300, blank=True)
+    # What the cost was computed from, per model response (usage, price source, catalog
+    # snapshot or the config's prices): a later price change never rewrites it; `reprice` may.
+    cost_basis = models.JSONField(default=list, blank=True)
     synthetic = models.BooleanField(default=False, help_text="Answered by the offline provider.")
     fell_back = models.BooleanField(default=False, help_text="Answered by a model after the first of the chain.")
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -451,6 +454,7 @@ class LLMCall(models.Model):
         help_text="USD; empty when the price is unknown (see cost note).",
     )
     cost_note = models.CharField(max_length=300, blank=True)
+    cost_basis = models.JSONField(default=list, blank=True)  # as on AgentRun
     synthetic = models.BooleanField(default=False)
     fell_back = models.BooleanField(default=False, help_text="Answered by a model after the first of the chain.")
     streamed = models.BooleanField(default=False)

@@ -70,6 +70,10 @@ class LLMConfigOut(Schema):
     fallback_model: str
     cost_per_1k_input_tokens: Money
     cost_per_1k_output_tokens: Money
+    cost_per_1k_cached_input_tokens: Optional[Money] = Field(
+        None, description="With explicit prices: USD per 1,000 cached input tokens (null: the input price).",
+    )
+    prices_from_catalog: bool = Field(False, description="The per-1k prices are the catalog's: responses are priced by it on their full usage.")
     metadata_json: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -135,6 +139,10 @@ class LLMConfigFields(Schema):
     fallback_model: str = Field("", max_length=200)
     cost_per_1k_input_tokens: Decimal = _cost()
     cost_per_1k_output_tokens: Decimal = _cost()
+    cost_per_1k_cached_input_tokens: Optional[Decimal] = Field(
+        None, ge=0, max_digits=12, decimal_places=6,
+        description="With explicit prices: USD per 1,000 input tokens read from the vendor's cache (null: the input price).",
+    )
     enabled: bool = True
     metadata_json: dict[str, Any] = Field(default_factory=dict)
 
@@ -158,6 +166,7 @@ class LLMConfigPatch(Schema):
     fallback_model: str = Field(None, max_length=200)
     cost_per_1k_input_tokens: Decimal = Field(None, ge=0, max_digits=12, decimal_places=6)
     cost_per_1k_output_tokens: Decimal = Field(None, ge=0, max_digits=12, decimal_places=6)
+    cost_per_1k_cached_input_tokens: Optional[Decimal] = Field(None, ge=0, max_digits=12, decimal_places=6)
     enabled: bool = None
     priority: int = Field(None, ge=0, le=MAX_SMALL_INT)
     metadata_json: dict[str, Any] = None

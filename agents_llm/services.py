@@ -30,7 +30,7 @@ from providers.services import secret_apply
 AGENT_FIELDS = ("name", "display_name", "role", "description", "instructions", "enabled", "metadata_json")
 LLM_CONFIG_FIELDS = (
     "provider", "model_name", "temperature", "max_tokens", "top_p", "fallback_provider",
-    "fallback_model", "cost_per_1k_input_tokens", "cost_per_1k_output_tokens", "enabled",
+    "fallback_model", "cost_per_1k_input_tokens", "cost_per_1k_output_tokens", "cost_per_1k_cached_input_tokens", "enabled",
     "priority", "metadata_json",
 )
 TASK_FIELDS = (
@@ -320,6 +320,8 @@ def llm_config_bulk_apply(
     tried, so the caller learns all the errors at once. Returns [(config, created)]."""
     results: list[tuple[AgentLLMConfig, bool]] = []
     errors: dict[str, dict[str, list[str]]] = {}
+    # All locks first, in one order: two bulk applies naming the same agents in
+    # different orders would otherwise deadlock.
     for agent in agents:
         try:
             with transaction.atomic():

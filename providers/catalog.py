@@ -223,3 +223,12 @@ def worst_price_per_1k(provider_type: str, model_name: str) -> Price | None:
     except (LookupError, ValueError):
         return price
     return Price(max(price.input_per_1k, Decimal(str(written.total_price))), price.output_per_1k)
+
+
+def catalog_version() -> str:
+    """Which price list priced a response: the package and its data snapshot's time."""
+    from importlib.metadata import version
+
+    snapshot = data_snapshot.get_snapshot()
+    stamp = snapshot.timestamp.isoformat() if getattr(snapshot, "timestamp", None) else "unknown"
+    return f"genai-prices {version('genai-prices')} (snapshot {stamp})"

@@ -101,7 +101,7 @@ def _settle(outcome: CallOutcome, result: forward.ChainResult, started: float) -
         usage += response_usage
     outcome.usage = usage
     priced = metering.price_all(result.responses, at=outcome.created_at)
-    outcome.cost, outcome.cost_note = priced.cost, priced.note
+    outcome.cost, outcome.cost_note, outcome.cost_basis = priced.cost, priced.note, priced.basis
     outcome.attempts = result.attempts
     outcome.latency_ms = int((time.perf_counter() - started) * 1000)
 
