@@ -322,6 +322,8 @@ def llm_config_bulk_apply(
     errors: dict[str, dict[str, list[str]]] = {}
     # All locks first, in one order: two bulk applies naming the same agents in
     # different orders would otherwise deadlock.
+    for agent in sorted(agents, key=lambda a: a.pk):
+        _lock_agent(agent)
     for agent in agents:
         try:
             with transaction.atomic():

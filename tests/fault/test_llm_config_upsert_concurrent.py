@@ -59,3 +59,32 @@ def test_concurrent_upserts_on_a_sqlite_file_leave_exactly_one_primary_and_all_s
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(result["statuses"]) == [200] * (CALLS - 1) + [201], done.stderr[-3000:]
     assert result["configs"] == [{"priority": 0, "enabled": True}]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="the suite's SQLite is in-memory (shared cache), whose locks fail instead of waiting",
+)
+def test_concurrent_bulk_applies_naming_agents_in_opposite_orders_all_succeed(superuser, offline_provider):
+    from agents_llm.services import agent_create
+
+    names = [agent_create(name=f"agent-{i}", role="trader").name for i in range(4)]
+    n = 16
+    clients = [client_for(superuser) for _ in range(n)]
+    barrier = threading.Barrier(n)
+
+    def call(i: int) -> int:
+        try:
+            barrier.wait()
+            order = names if i % 2 else list(reversed(names))
+            body = {"agents": order, "config": {"provider": "offline", "model_name": "offline"}}
+            return clients[i].post("/llm-configs/bulk", body).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(n) as pool:
+        statuses = list(pool.map(call, range(n)))
+
+    assert statuses == [200] * n
+    assert sorted(AgentLLMConfig.objects.values_list("agent__name", "priority")) == [(name, 0) for name in names]
