@@ -148,7 +148,7 @@ class AgentConfigAdmin(SimpleHistoryAdmin):
     @admin.display(description="Model (primary)", ordering="_model")
     def primary_model(self, obj: AgentConfig) -> str:
         if not obj._model:
-            return format_html('<span class="errornote-inline">none enabled</span>')
+            return format_html('<em class="quiet">{}</em>', "none enabled")
         return f"{obj._provider}/{obj._model}"
 
     @admin.display(description="LLM configs", ordering="_config_count")
