@@ -90,3 +90,19 @@ def test_an_alias_cannot_belong_to_two_agents(vendor_provider):
 
     assert "already an alias of agent 'bull_researcher'" in str(caught.value.message_dict["aliases"])
     assert list(AgentAlias.objects.values_list("name", flat=True)) == ["Bull Researcher"]
+
+
+def test_a_config_change_is_seen_by_the_next_call_although_routes_are_cached(gateway, vendor, vendor_provider):
+    from agents_llm.models import AgentLLMConfig
+    from agents_llm.services import agent_aliases_set, llm_config_update
+
+    agent = make_agent("desk_trader", vendor_provider, "vendor-one", aliases=["Trader"])
+    gateway.chat({"model": "Trader", "messages": user_message()})
+
+    llm_config_update(config=AgentLLMConfig.objects.get(agent=agent), data={"model_name": "vendor-two"})
+    gateway.chat({"model": "Trader", "messages": user_message()})
+    agent_aliases_set(agent=agent, aliases=["Desk"])
+    gone = gateway.chat({"model": "Trader", "messages": user_message()})
+
+    assert [r.model for r in vendor.seen()] == ["vendor-one", "vendor-two"]
+    assert gone.status_code == 404

@@ -9,13 +9,18 @@ chain with its reason, so the call's attempts say why it was skipped."""
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 
 from agents_llm.gateway.errors import model_not_found
 from agents_llm.metering import PriceSource
-from agents_llm.models import AgentConfig, AgentLLMConfig, alias_key
+from agents_llm.models import AgentAlias, AgentConfig, AgentLLMConfig, alias_key
 from agents_llm.selectors import agent_llm_configs
 from providers import backends
 from providers.catalog import ProviderType, type_info
@@ -93,6 +98,12 @@ def agent_for_model(model: str) -> AgentConfig:
 
 
 def route_for(model: str) -> Route:
+    """The route for `model`, from the process's cache when one query shows that
+    nothing it was built from changed (see RouteCache)."""
+    return routes.get(model)
+
+
+def build_route(model: str) -> Route:
     agent = agent_for_model(model)
     targets: list[Target] = []
     for config in agent_llm_configs(agent, enabled_only=True):
@@ -138,6 +149,72 @@ def _target(config: AgentLLMConfig, provider: LLMProvider, model_name: str, over
     if provider.provider_type == ProviderType.OPENAI_COMPATIBLE and not provider.base_url:
         return Target(error=("NoEndpoint", f"Provider '{provider.name}' has no base URL."), **base)
     return Target(api_key=api_key, **base)
+
+
+class RouteCache:
+    """model -> Route, kept in the process and checked on every call against one query
+    that reads every row the route was built from (the agent, its enabled configs and
+    their providers, keys included): a change by any process rebuilds it. One statement
+    instead of three ORM queries, model building and key decryption per call."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[list[tuple[Any, ...]], Route]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._sql: dict[str, str] = {}
+
+    def get(self, model: str) -> Route:
+        rows = self._rows(model)
+        with self._lock:
+            entry = self._entries.get(model)
+            if entry is not None and entry[0] == rows:
+                self._entries.move_to_end(model)
+                return entry[1]
+        route = build_route(model)  # raises model_not_found when there is no such agent
+        if rows:
+            with self._lock:
+                self._entries[model] = (rows, route)
+                self._entries.move_to_end(model)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return route
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _rows(self, model: str) -> list[tuple[Any, ...]]:
+        from django.db import connection
+
+        sql = self._sql.get(connection.vendor)
+        if sql is None:
+            sql = self._sql[connection.vendor] = _route_sql(connection.ops.quote_name)
+        key = alias_key(model)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [True, True, model, key, key])
+            return [tuple(row) for row in cursor.fetchall()]
+
+
+def _route_sql(quote: Callable[[str], str]) -> str:
+    def columns(model: type[Any], alias: str) -> str:
+        return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+    def table(model: type[Any]) -> str:
+        return quote(model._meta.db_table)
+
+    return (
+        f"SELECT a.{quote('id')}, a.{quote('name')}, {columns(AgentLLMConfig, 'c')}, {columns(LLMProvider, 'p')}, "
+        f"{columns(LLMProvider, 'f')} FROM {table(AgentConfig)} a "
+        f"LEFT JOIN {table(AgentLLMConfig)} c ON c.{quote('agent_id')} = a.{quote('id')} AND c.{quote('enabled')} = %s "
+        f"LEFT JOIN {table(LLMProvider)} p ON p.{quote('id')} = c.{quote('provider_id')} "
+        f"LEFT JOIN {table(LLMProvider)} f ON f.{quote('id')} = c.{quote('fallback_provider_id')} "
+        f"WHERE a.{quote('enabled')} = %s AND (a.{quote('name')} = %s OR a.{quote('name')} = %s OR a.{quote('id')} IN "
+        f"(SELECT {quote('agent_id')} FROM {table(AgentAlias)} WHERE {quote('name_key')} = %s)) "
+        f"ORDER BY a.{quote('id')}, c.{quote('priority')}, c.{quote('id')}"
+    )
+
+
+routes = RouteCache(settings.AGENT_REGISTRY_SIZE)
 
 
 _WORD = re.compile(r"[A-Za-z0-9_\-.*]{4,}")
