@@ -2,9 +2,9 @@
 (workers), `run_inline` stores and runs one on the caller's event loop (the API's
 `?wait=true`).
 
-Sync callers (workers, commands, the admin) drive their model calls on one event loop
-thread of the process; async callers on their own loop. The HTTP clients shared per
-provider credential keep a connection pool per loop (providers.backends).
+Sync callers (workers, commands, the admin) drive their model calls on an event loop
+of their thread; async callers on their own loop. The HTTP clients shared per provider
+credential keep a connection pool per loop (providers.backends).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from pydantic_ai.usage import RunUsage
 
 from agents_llm import output_schema, registry
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, AgentTaskAssignment, RunStatus, TaskConfig
-from agents_llm.selectors import agent_llm_configs
 from providers import catalog
 from tradingagents import events
 
@@ -319,7 +318,9 @@ def _prepare(
     """The built agent for a run and its Outcome to fill; no agent when the run
     cannot start (the Outcome then says why)."""
     if configs is None:
-        configs = list(agent_llm_configs(run.agent, enabled_only=True))
+        # The cached lookup: one raw query that, unchanged, spares building the configs.
+        agent, task = run.agent, run.task
+        configs = registry.run_target(agent.pk, task.pk, load=lambda: (agent, task)).configs
     if not configs:
         return None, Outcome(error=f"Agent '{run.agent.name}' has no enabled LLM config.")
     try:
@@ -463,7 +464,22 @@ def run_cost(responses: list[tuple[registry.Link, int, int]]) -> tuple[Decimal |
     return total.quantize(COST_PLACES), "From " + " and ".join(notes[s] for s in sorted(sources)) + "."
 
 
-# The event loop all model calls run on ---------------------------------------
+# The event loops model calls of sync callers run on ----------------------------
+
+_forked_from_lock = threading.Lock()
+_clients_pid = 0
+
+
+def _forget_parent_process() -> None:
+    """A forked child has neither the threads nor usable connections of its parent."""
+    global _clients_pid
+    with _forked_from_lock:
+        if _clients_pid != os.getpid():
+            from providers.backends import clear_client_cache
+
+            clear_client_cache()
+            registry.registry.clear()
+            _clients_pid = os.getpid()
 
 
 class _LoopThread:
@@ -481,18 +497,39 @@ class _LoopThread:
             return loop
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
-                from providers.backends import clear_client_cache
-
-                # A forked child has neither the thread nor usable connections of its parent.
-                clear_client_cache()
-                registry.registry.clear()
+                _forget_parent_process()
                 self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
                 threading.Thread(target=self._loop.run_forever, name="agent-runs-loop", daemon=True).start()
             return self._loop
 
 
-_loop = _LoopThread()
+class _CallerLoops:
+    """Each sync caller's thread (a worker thread, a command) drives its model calls on
+    an event loop of its own, kept for its next run: no hop to another thread and back.
+    The HTTP clients keep a connection pool per loop. A thread whose loop is busy
+    already (sync code called from async code) hands the run to the shared loop thread."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._shared = _LoopThread()
+
+    def run(self, coro: Coroutine[Any, Any, Any], *, timeout: float | None = None) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            return self._shared.run(coro, timeout=timeout)
+        loop = getattr(self._local, "loop", None)
+        if loop is None or self._local.pid != os.getpid() or loop.is_closed():
+            _forget_parent_process()
+            loop = self._local.loop = asyncio.new_event_loop()
+            self._local.pid = os.getpid()
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout) if timeout is not None else coro)
+
+
+_loop = _CallerLoops()
 
 
 # Where inline runs do their database work, and how many run at once --------------
