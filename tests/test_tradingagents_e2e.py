@@ -1,0 +1,157 @@
+"""The real TradingAgents v0.3.0 (its own virtualenv, a subprocess outside the project)
+runs `propagate("NVDA", "2026-11-20")` through a real daphne serving the seeded roster,
+whose agents all answer from a loopback OpenAI-compatible vendor at known prices:
+(1) unchanged, configured by environment variables with a session token: metered under
+`quick` and `deep`; (2) routed per role by integrations/tradingagents_gateway.py in a
+session it opened: each of the 12 roles is recorded under its node name, and the session's
+per-agent costs add up (the admin's session page is screenshotted); (3) with a small
+budget the run stops on the 402 and the session spent no more than its budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import Page, expect
+
+from agents_llm.metering import session_create
+from agents_llm.models import AgentAlias, AgentConfig, LLMCall, MeteredSession, alias_key
+from tests.gateway_support import caller, running_daphnes, vendor, vendor_provider  # noqa: F401
+from tests.test_browser_schema_builder import SCREENSHOTS, browser, page  # noqa: F401
+from tests.tradingagents_support import DEEP_NODES, NODES, RATINGS, configure_args, run_driver, ta_python, zero_change_env
+from tradingagents.services import api_token_create
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+IN_PRICE, OUT_PRICE = Decimal("0.001"), Decimal("0.002")  # USD per 1k tokens, every agent
+
+# Where the seed's aliases are missing (a database seeded before they existed), the test
+# gives them to the roster's agents itself: node name -> agent.
+ROSTER = {
+    "Market Analyst": "market_analyst", "Sentiment Analyst": "social_analyst", "News Analyst": "news_analyst",
+    "Fundamentals Analyst": "fundamentals_analyst", "Bull Researcher": "bull_researcher",
+    "Bear Researcher": "bear_researcher", "Research Manager": "research_manager", "Trader": "trader",
+    "Aggressive Analyst": "aggressive_risk_analyst", "Conservative Analyst": "conservative_risk_analyst",
+    "Neutral Analyst": "neutral_risk_analyst", "Portfolio Manager": "portfolio_manager",
+}
+
+
+def _seed_on_the_vendor(provider) -> None:
+    """The seeded roster, every agent's primary config on the loopback vendor."""
+    from agents_llm.services import llm_config_upsert_primary
+
+    call_command("seed", verbosity=0)
+    _complete_the_roster()
+    for agent in AgentConfig.objects.all():
+        llm_config_upsert_primary(agent=agent, data={
+            "provider": provider, "model_name": f"vendor-{agent.name}",
+            "cost_per_1k_input_tokens": IN_PRICE, "cost_per_1k_output_tokens": OUT_PRICE,
+        })
+
+
+def _complete_the_roster() -> None:
+    """What the seed of a database seeded before TradingAgents' aliases lacks."""
+    from agents_llm.services import agent_aliases_set, agent_create
+
+    for name in ("quick", "deep"):
+        if not AgentConfig.objects.filter(name=name).exists():
+            agent_create(name=name)
+    for node, name in ROSTER.items():
+        if not AgentAlias.objects.filter(name_key=alias_key(node)).exists():
+            agent = AgentConfig.objects.get(name=name)
+            agent_aliases_set(agent=agent, aliases=[*agent.alias_rows.values_list("name", flat=True), node])
+
+
+@pytest.fixture
+def world(caller, vendor_provider) -> str:  # noqa: F811
+    """The API token of a user who may use the gateway."""
+    ta_python()  # skip (or fail on CI) before starting anything
+    _seed_on_the_vendor(vendor_provider)
+    return api_token_create(user=caller, name="TradingAgents")[1]
+
+
+@pytest.fixture
+def server(world, django_db_setup) -> Iterator[str]:
+    with running_daphnes(1) as ports:
+        yield f"http://127.0.0.1:{ports[0]}"
+
+
+def _session_detail(server: str, token: str, session_id: str) -> dict:
+    response = httpx.get(f"{server}/api/v1/sessions/{session_id}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _costs_add_up(detail: dict, session: MeteredSession) -> None:
+    calls = LLMCall.objects.filter(session=session)
+    assert Decimal(detail["spent_usd"]) == session.spent_usd == sum(c.cost for c in calls) > 0
+    assert sum(Decimal(row["cost"]) for row in detail["by_agent"]) == session.spent_usd
+    assert detail["unpriced_calls"] == 0 and detail["calls"] == calls.count()
+    assert session.spent_tokens == sum(c.input_tokens + c.output_tokens for c in calls)
+    for call in calls.filter(status="succeeded"):
+        assert call.cost == (call.input_tokens * IN_PRICE + call.output_tokens * OUT_PRICE) / 1000
+
+
+def test_unchanged_tradingagents_with_a_session_token_is_metered_as_quick_and_deep(tmp_path, caller, world, server, vendor):  # noqa: F811
+    session, session_token = session_create(owner=caller, name="NVDA zero-change")
+
+    result = run_driver(tmp_path, "env", **zero_change_env(f"{server}/v1", session_token))
+
+    assert result["ok"] and result["decision"] in RATINGS, result
+    calls = LLMCall.objects.filter(session=session).select_related("agent")
+    assert {c.status for c in calls} == {"succeeded"}
+    assert sorted((c.alias, c.agent.name) for c in calls) == sorted(
+        [("deep", "deep")] * len(DEEP_NODES) + [("quick", "quick")] * (len(NODES) - len(DEEP_NODES))
+    )
+    assert sorted(s.model for s in vendor.seen()) == sorted(f"vendor-{c.agent.name}" for c in calls)
+    session.refresh_from_db()
+    detail = _session_detail(server, world, str(session.pk))
+    assert {row["agent"]: row["calls"] for row in detail["by_agent"]} == {"quick": 10, "deep": 2}
+    _costs_add_up(detail, session)
+
+
+@pytest.mark.browser
+def test_tradingagents_routed_per_role_records_each_of_the_12_roles_under_its_node_name(tmp_path, world, server, vendor, page: Page, live_server):  # noqa: F811
+    result = run_driver(tmp_path, *configure_args(f"{server}/v1", world, open_session="NVDA per role"))
+
+    assert result["ok"] and result["decision"] in RATINGS, result
+    session = MeteredSession.objects.get(pk=result["session"])
+    calls = LLMCall.objects.filter(session=session).select_related("agent")
+    assert {c.status for c in calls} == {"succeeded"}
+    assert sorted(c.alias for c in calls) == sorted(NODES)  # nothing asked for quick or deep
+    roles = {c.alias: c.agent.name for c in calls}
+    assert roles == {node: AgentAlias.objects.get(name_key=alias_key(node)).agent.name for node in NODES}
+    assert len(set(roles.values())) == 12
+    assert [s.model for s in vendor.seen()] == [f"vendor-{roles[node]}" for node in NODES]
+    session.refresh_from_db()
+    detail = _session_detail(server, world, str(session.pk))
+    assert {row["agent"] for row in detail["by_agent"]} == set(roles.values())
+    assert all(row["calls"] == 1 and Decimal(row["cost"]) > 0 for row in detail["by_agent"])
+    _costs_add_up(detail, session)
+
+    page.goto(f"{live_server.url}/admin/agents_llm/meteredsession/{session.pk}/change/")
+    rows = page.locator("table.session-agents tbody tr")
+    expect(rows).to_have_count(12)
+    page.screenshot(path=str(SCREENSHOTS / "tradingagents-session-by-role.png"), full_page=True)
+    shown = {rows.nth(i).locator("td").first.inner_text() for i in range(12)}
+    assert shown == set(roles.values())
+
+
+def test_a_small_budget_stops_the_run_with_a_402_within_budget(tmp_path, caller, world, server, vendor):  # noqa: F811
+    budget = Decimal("0.010")  # a whole run costs about $0.0126; its first call reserves about $0.0084
+    session, _ = session_create(owner=caller, name="NVDA on a budget", budget_usd=budget)
+
+    result = run_driver(tmp_path, *configure_args(f"{server}/v1", world, session=str(session.pk)))
+
+    assert not result["ok"], result
+    assert (result["error"], result["status"], result["code"]) == ("APIStatusError", 402, "budget_exceeded"), result
+    session.refresh_from_db()
+    calls = LLMCall.objects.filter(session=session)
+    assert 0 < session.spent_usd <= budget
+    assert calls.filter(status="succeeded").count() >= 1 and calls.filter(status="refused").exists()
+    assert calls.filter(status="succeeded").count() == len(vendor.seen()) < len(NODES)
+    assert session.spent_usd == sum(c.cost for c in calls.filter(status="succeeded"))
+    assert (session.reserved_usd, session.reserved_tokens) == (0, 0)
