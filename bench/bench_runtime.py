@@ -8,7 +8,7 @@ Each database leg runs in its own process on a scratch database that it migrates
 itself (a temporary SQLite file; the PostgreSQL database named by BENCH_POSTGRES_URL,
 or DATABASE_URL when that is PostgreSQL). Targets (issue 4): warm ≥ 20× faster than
 cold and ≤ 50 µs; runtime overhead around the model call (persistence excluded) ≤ 25%
-of the bare run; the whole run_execute with its writes ≤ 2× the bare run.
+of the bare run; the whole run_execute with its writes ≤ 1.5× the bare run (issue 13; was 2×).
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _leg() -> None:
     print(f"runtime around the model call, no database:    median {_median_us(chain):8.1f} µs  "
           f"-> added {(m_chain - m_bare) / m_bare:+.0%} of the bare run (target ≤ 25%)")
     print(f"run_execute (claim, run, store, events):       median {_median_us(executed):8.1f} µs  "
-          f"-> {m_exec / m_bare:.2f}x the bare run (target ≤ 2x)")
+          f"-> {m_exec / m_bare:.2f}x the bare run (target ≤ 1.5x)")
     print(f"run_create (checks, render, insert, event):    median {_median_us(created):8.1f} µs")
     print(f"registry after the runs: {registry.registry.stats()}")
     AgentRun.objects.filter(agent=agent).delete()
