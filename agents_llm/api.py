@@ -10,8 +10,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -430,59 +429,35 @@ def get_run(request: HttpRequest, run_id: int = Id):
 
 # Usage -------------------------------------------------------------------------------
 
-USAGE_KEYS = {
-    "agent": F("agent__name"),
-    "provider": F("provider__name"),
-    "model": F("model_name"),
-    "day": TruncDate("created_at"),
-}
 
-
-def _usage_sums() -> dict[str, Any]:
+def _usage_row(row: Any) -> dict[str, Any]:
     return {
-        "n_runs": Count("id"),
-        "n_requests": Coalesce(Sum("requests"), Value(0)),
-        "n_input_tokens": Coalesce(Sum("input_tokens"), Value(0)),
-        "n_output_tokens": Coalesce(Sum("output_tokens"), Value(0)),
-        "cost_sum": Sum("cost"),
-        "n_without_cost": Count("id", filter=Q(cost__isnull=True)),
-    }
-
-
-def _usage_row(key: Any, row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "key": None if key is None else str(key),
-        "runs": row["n_runs"],
-        "requests": row["n_requests"],
-        "input_tokens": row["n_input_tokens"],
-        "output_tokens": row["n_output_tokens"],
-        "cost": row["cost_sum"] or 0,
-        "runs_without_cost": row["n_without_cost"],
+        "key": None if row.key is None else str(row.key), "label": row.label, "runs": row.runs, "calls": row.calls,
+        "requests": row.requests, "input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
+        "cache_read_tokens": row.cache_read_tokens, "cache_write_tokens": row.cache_write_tokens,
+        "reasoning_tokens": row.reasoning_tokens, "cost": row.cost, "runs_without_cost": row.unpriced,
+        "failed": row.failed + row.refused, "fell_back": row.fell_back,
     }
 
 
 @router.get("/usage", response={200: UsageOut, **AUTH_ERRORS}, tags=["usage"])
 def usage(request: HttpRequest, filters: UsageFilters = Query(...)):
-    """Tokens, requests and cost over a date range (UTC days, both ends included),
-    grouped by agent, provider, model or day."""
+    """Tokens, requests and cost of runs and gateway calls over a date range (UTC days,
+    both ends included), grouped by agent, provider, model, day or session."""
+    from agents_llm.selectors_usage import day_bounds, usage_rows, usage_total
+
     today = timezone.now().date()
     date_to = filters.date_to or today
     date_from = filters.date_from or (date_to - timedelta(days=30) if date_to.toordinal() > 30 else date_to)
     if date_from > date_to:
         raise InputError([{"loc": ("query", "date_from"), "msg": "date_from must be on or before date_to."}])
-    runs = AgentRun.objects.filter(created_at__date__gte=date_from, created_at__date__lte=date_to)
-    grouped = (
-        runs.annotate(group_key=USAGE_KEYS[filters.group_by])
-        .values("group_key")
-        .annotate(**_usage_sums())
-        .order_by("group_key")
-    )
+    since, until = day_bounds(date_from, date_to)
     return {
         "group_by": filters.group_by,
         "date_from": date_from,
         "date_to": date_to,
-        "rows": [_usage_row(row["group_key"], row) for row in grouped],
-        "total": _usage_row("total", runs.aggregate(**_usage_sums())),
+        "rows": [_usage_row(row) for row in usage_rows(group_by=filters.group_by, since=since, until=until)],
+        "total": {**_usage_row(usage_total(since=since, until=until)), "key": "total"},
     }
 
 
