@@ -7,7 +7,6 @@ unknown TradingAgents version is refused with a clear message."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from importlib import metadata
 from types import ModuleType
@@ -133,4 +132,4 @@ def test_open_session_reports_a_refusal_with_its_status(gateway, vendor):  # noq
         gateway.open_session(base_url=vendor.base_url.removesuffix("/v1"), token="t", name="x")
 
     assert "HTTP 403" in str(refused.value) and "You may not use the gateway." in str(refused.value)
-    assert json.loads(json.dumps(vendor.seen()[0].body))["budget_usd"] is None
+    assert vendor.seen()[0].body["budget_usd"] is None
