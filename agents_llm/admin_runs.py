@@ -211,6 +211,8 @@ class PrettyJSONField(forms.JSONField):
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
+        if value is None:
+            return ""  # no task chosen yet: the page's script fills in its template
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 

@@ -167,10 +167,11 @@ def test_an_operators_day(page: Page, live_server, seeded, vendor):
     page.goto(f"{base}/admin/agents_llm/agentconfig/")
     expect(page.locator("tr", has_text="market_analyst").locator("td.field-primary_model")).to_have_text("my-openai/o3-mini")
 
-    # A run from the form: the trader's only task, its placeholders as a template.
+    # A run from the form: choosing the task puts its placeholders in the input box.
     page.goto(f"{base}/admin/agents_llm/agentconfig/{seeded['trader'].pk}/change/")
     page.click("a.run-agent-link")
-    expect(page.locator("#id_task option:checked")).to_have_text("trade-proposal")
+    page.wait_for_load_state()
+    page.select_option("#id_task", label="trade-proposal")
     template = page.locator("#id_input").input_value()
     assert '"plan": ""' in template and '"ticker": ""' in template
     page.fill("#id_input", '{"ticker": "NVDA"}')

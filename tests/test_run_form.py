@@ -51,6 +51,7 @@ def test_with_several_tasks_none_is_preselected_but_each_has_its_template(
 
     form = response.context["form"]
     assert form["task"].value() is None
+    assert form["input"].value() == ""
     templates = json.loads(response.context["input_templates"][str(two_placeholder_task.pk)])
     assert templates == {"plan": "", "ticker": ""}
     assert 'id="input-templates"' in response.content.decode()

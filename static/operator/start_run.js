@@ -11,7 +11,7 @@
 
     function untouched() {
       var text = input.value.trim();
-      if (text === "" || text === "{}") return true;
+      if (text === "" || text === "{}" || text === "null") return true;
       return Object.keys(templates).some(function (id) { return templates[id].trim() === text; });
     }
 
