@@ -67,34 +67,41 @@ def test_the_dashboard_totals_cover_runs_and_calls_of_the_period(client, superus
     assert total["failed"] + total["refused"] == failed
 
 
-def test_the_dashboard_figures_equal_the_usage_apis(client, superuser, usage_world):
-    record_usage(runs=90, calls=0, **usage_world)
+FIELDS = ("runs", "calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def _by_model(rows: list[dict]) -> dict[str, dict]:
+    """The dashboard shows provider / model: add it up by model, as the API groups."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        model = row["key"].split(" / ", 1)[1]
+        entry = out.setdefault(model, {**dict.fromkeys(FIELDS, 0), "cost": Decimal(0), "failed": 0, "refused": 0, "fell_back": 0})
+        for name in (*FIELDS, "failed", "refused", "fell_back"):
+            entry[name] += row[name]
+        entry["cost"] += Decimal(row["cost"])
+    return out
+
+
+@pytest.mark.parametrize("group_by, table", [("agent", "by_agent"), ("model", None), ("day", "by_day"), ("session", "by_session")])
+def test_the_dashboard_figures_equal_the_usage_apis(client, superuser, recorded_usage, group_by, table):
     client.force_login(superuser)
     api = client_for(superuser)
 
     data = _data(client.get("/admin/usage/", PERIOD))
+    response = api.get("/usage", group_by=group_by, **PERIOD)
 
-    for group_by, table in (("agent", "by_agent"), ("model", None), ("day", "by_day")):
-        response = api.get("/usage", group_by=group_by, **PERIOD)
-        assert response.status_code == 200
-        rows = {row["key"]: row for row in response.json()["rows"]}
-        if table is None:  # the dashboard shows provider / model: add it up by model
-            shown: dict[str, dict] = {}
-            for row in data["by_model"]:
-                model = row["key"].split(" / ", 1)[1]
-                entry = shown.setdefault(model, {"input_tokens": 0, "output_tokens": 0, "cost": Decimal(0), "runs": 0})
-                for name in ("input_tokens", "output_tokens", "runs"):
-                    entry[name] += row[name]
-                entry["cost"] += Decimal(row["cost"])
-        else:
-            shown = {row["key"]: row for row in data[table] if row["count"]}
-        assert set(shown) == set(rows), group_by
-        for key, row in rows.items():
-            assert shown[key]["runs"] == row["runs"], (group_by, key)
-            assert shown[key]["input_tokens"] == row["input_tokens"], (group_by, key)
-            assert shown[key]["output_tokens"] == row["output_tokens"], (group_by, key)
-            assert Decimal(shown[key]["cost"]) == Decimal(row["cost"]), (group_by, key)
-    total = api.get("/usage", group_by="agent", **PERIOD).json()["total"]
+    assert response.status_code == 200
+    rows = {row["key"]: row for row in response.json()["rows"]}
+    shown = _by_model(data["by_model"]) if table is None else {row["key"]: row for row in data[table] if row["count"]}
+    assert set(shown) == set(rows)
+    for key, row in rows.items():
+        for name in FIELDS:
+            assert shown[key][name] == row[name], (key, name)
+        assert Decimal(shown[key]["cost"]) == Decimal(row["cost"]), key
+        assert shown[key]["failed"] + shown[key]["refused"] == row["failed"], key
+        assert shown[key]["fell_back"] == row["fell_back"], key
+    total = response.json()["total"]
+    assert (data["total"]["runs"], data["total"]["calls"]) == (total["runs"], total["calls"]) == (60, 140)
     assert Decimal(data["total"]["cost"]) == Decimal(total["cost"])
 
 
