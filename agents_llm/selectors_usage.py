@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Substr, TruncDate
 
 from agents_llm.models import AgentConfig, AgentRun, CallStatus, LLMCall, MeteredSession, RunStatus
 from providers.models import LLMProvider
@@ -29,7 +29,7 @@ SOURCES = ("runs", "calls")
 # The column each key groups on: ids are grouped and named afterwards (a join on a
 # million rows costs more than one small lookup of the names).
 _COLUMNS: dict[str, Any] = {
-    "day": TruncDate("created_at"),
+    "day": None,  # _day_column(): it depends on the database
     "agent": F("agent_id"),
     "provider": F("provider_id"),
     "model": F("model_name"),
@@ -240,9 +240,17 @@ def _call_row(data: dict[str, Any]) -> UsageRow:
     )
 
 
+def _day_column() -> Any:
+    """The UTC day of created_at. SQLite keeps UTC datetimes as ISO text, whose first
+    ten characters are the day: far cheaper than TruncDate's per-row Python function."""
+    if connection.vendor == "sqlite":
+        return Substr("created_at", 1, 10)
+    return TruncDate("created_at", tzinfo=dt_timezone.utc)
+
+
 def _collect(merged: dict, qs: QuerySet, keys: tuple[str, ...], sums: dict[str, Any], make) -> None:
     if keys:
-        aliases = {f"k_{k}": _COLUMNS[k] for k in keys}
+        aliases = {f"k_{k}": _day_column() if k == "day" else _COLUMNS[k] for k in keys}
         results = qs.annotate(**aliases).values(*aliases).annotate(**sums).order_by()
     else:
         results = [qs.aggregate(**sums)]
@@ -276,8 +284,9 @@ def _named(rows: list[UsageRow], keys: tuple[str, ...]) -> list[UsageRow]:
                 values.append(None)
                 labels.append({"session": "(no session)", "provider": "(none)"}.get(key, "—"))
             elif key == "day":
-                values.append(value.isoformat())
-                labels.append(value.isoformat())
+                day = value if isinstance(value, str) else value.isoformat()
+                values.append(day)
+                labels.append(day)
             elif key == "session":
                 values.append(str(value))
                 labels.append(names.get(key, {}).get(value, str(value)))
