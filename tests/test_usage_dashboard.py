@@ -5,6 +5,7 @@ count that does not grow with the rows."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -35,6 +36,25 @@ def test_the_index_links_to_the_dashboard_and_sums_up_the_last_seven_days(client
     assert 'id="usage-summary"' in html
     assert 'href="/admin/usage/"' in html
     assert "spent in the last 7 days" in html
+
+
+def test_the_index_summary_shows_the_same_spend_as_the_selector(client, superuser, usage_world):
+    from django.utils import timezone
+
+    from agents_llm.selectors_usage import day_bounds, usage_total
+    from agents_llm.templatetags.usage_tags import thousands, usd
+
+    record_usage(runs=30, calls=50, days=5, now=timezone.now(), **usage_world)
+    client.force_login(superuser)
+    today = timezone.now().date()
+    since, until = day_bounds(today - timedelta(days=6), today)
+    total = usage_total(since=since, until=until)
+
+    html = client.get("/admin/").content.decode()
+
+    assert f'<strong data-role="spend-period">{usd(total.cost)}</strong>' in html
+    assert f"{thousands(total.runs)} / {thousands(total.calls)}" in html
+    assert (total.runs, total.calls) == (30, 50)
 
 
 def test_the_dashboard_draws_its_charts_with_the_vendored_chartjs(client, superuser, recorded_usage):
