@@ -1,14 +1,16 @@
 """The real TradingAgents v0.3.0 (its own virtualenv, a subprocess outside the project)
 runs `propagate("NVDA", "2026-11-20")` through a real daphne serving the seeded roster,
 whose agents all answer from a loopback OpenAI-compatible vendor at known prices:
-(1) unchanged, configured by environment variables with a session token: metered under
-`quick` and `deep`; (2) routed per role by integrations/tradingagents_gateway.py in a
-session it opened: each of the 12 roles is recorded under its node name, and the session's
-per-agent costs add up (the admin's session page is screenshotted); (3) with a small
-budget the run stops on the 402 and the session spent no more than its budget."""
+(1) unchanged, configured by the .env that `manage.py tradingagents_env --session`
+prints (a session token): metered under `quick` and `deep`; (2) routed per role by
+integrations/tradingagents_gateway.py in a session it opened: each of the 12 roles is
+recorded under its node name (the seed's aliases), and the session's per-agent costs add
+up (the admin's session page is screenshotted); (3) with a small budget the run stops on
+the 402 and the session spent no more than its budget."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -28,41 +30,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 IN_PRICE, OUT_PRICE = Decimal("0.001"), Decimal("0.002")  # USD per 1k tokens, every agent
 
-# Where the seed's aliases are missing (a database seeded before they existed), the test
-# gives them to the roster's agents itself: node name -> agent.
-ROSTER = {
-    "Market Analyst": "market_analyst", "Sentiment Analyst": "social_analyst", "News Analyst": "news_analyst",
-    "Fundamentals Analyst": "fundamentals_analyst", "Bull Researcher": "bull_researcher",
-    "Bear Researcher": "bear_researcher", "Research Manager": "research_manager", "Trader": "trader",
-    "Aggressive Analyst": "aggressive_risk_analyst", "Conservative Analyst": "conservative_risk_analyst",
-    "Neutral Analyst": "neutral_risk_analyst", "Portfolio Manager": "portfolio_manager",
-}
-
 
 def _seed_on_the_vendor(provider) -> None:
-    """The seeded roster, every agent's primary config on the loopback vendor."""
+    """The seeded roster (TradingAgents' node names are its aliases; `quick` and `deep`),
+    every agent's primary config on the loopback vendor."""
     from agents_llm.services import llm_config_upsert_primary
 
     call_command("seed", verbosity=0)
-    _complete_the_roster()
     for agent in AgentConfig.objects.all():
         llm_config_upsert_primary(agent=agent, data={
             "provider": provider, "model_name": f"vendor-{agent.name}",
             "cost_per_1k_input_tokens": IN_PRICE, "cost_per_1k_output_tokens": OUT_PRICE,
         })
-
-
-def _complete_the_roster() -> None:
-    """What the seed of a database seeded before TradingAgents' aliases lacks."""
-    from agents_llm.services import agent_aliases_set, agent_create
-
-    for name in ("quick", "deep"):
-        if not AgentConfig.objects.filter(name=name).exists():
-            agent_create(name=name)
-    for node, name in ROSTER.items():
-        if not AgentAlias.objects.filter(name_key=alias_key(node)).exists():
-            agent = AgentConfig.objects.get(name=name)
-            agent_aliases_set(agent=agent, aliases=[*agent.alias_rows.values_list("name", flat=True), node])
 
 
 @pytest.fixture
@@ -96,9 +75,18 @@ def _costs_add_up(detail: dict, session: MeteredSession) -> None:
 
 
 def test_unchanged_tradingagents_with_a_session_token_is_metered_as_quick_and_deep(tmp_path, caller, world, server, vendor):  # noqa: F811
-    session, session_token = session_create(owner=caller, name="NVDA zero-change")
+    # What `tradingagents_env` prints, pasted into the .env that TradingAgents loads from
+    # its working directory: all that an unchanged TradingAgents needs.
+    printed = io.StringIO()
+    call_command("tradingagents_env", "--user", caller.username, "--url", server, "--session", "NVDA zero-change",
+                 stdout=printed, stderr=io.StringIO())
+    (tmp_path / ".env").write_text(printed.getvalue())
+    session = MeteredSession.objects.get(name="NVDA zero-change")
+    env = dict(line.split("=", 1) for line in printed.getvalue().splitlines())
+    assert env == zero_change_env(f"{server}/v1", env["OPENAI_COMPATIBLE_API_KEY"])
+    assert env["OPENAI_COMPATIBLE_API_KEY"].startswith("tas_")
 
-    result = run_driver(tmp_path, "env", **zero_change_env(f"{server}/v1", session_token))
+    result = run_driver(tmp_path, "env")
 
     assert result["ok"] and result["decision"] in RATINGS, result
     calls = LLMCall.objects.filter(session=session).select_related("agent")

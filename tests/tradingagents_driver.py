@@ -10,7 +10,8 @@ directory. The last stdout line is a JSON result:
 
     python tradingagents_driver.py env
         zero-change: the config is TradingAgents' DEFAULT_CONFIG, read from the
-        TRADINGAGENTS_* and OPENAI_COMPATIBLE_API_KEY variables of the environment
+        TRADINGAGENTS_* and OPENAI_COMPATIBLE_API_KEY variables of the environment or of
+        the .env file in the working directory (TradingAgents loads it on import)
     python tradingagents_driver.py configure --integration PATH --base-url URL --token T
             [--session ID | --open-session NAME]
         per role: the config comes from integrations/tradingagents_gateway.py's configure(),
