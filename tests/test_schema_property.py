@@ -193,7 +193,8 @@ def instances_of(schema: dict[str, Any]) -> st.SearchStrategy[Any]:  # noqa: C90
             return st.from_regex(re.compile(schema["pattern"], re.ASCII), fullmatch=True)
         return st.text(min_size=schema.get("minLength", 0), max_size=schema.get("maxLength"))
     if kind == "array":
-        return st.lists(instances_of(schema["items"]), min_size=schema.get("minItems", 0), max_size=schema.get("maxItems", 3))
+        low = schema.get("minItems", 0)
+        return st.lists(instances_of(schema["items"]), min_size=low, max_size=schema.get("maxItems", max(3, low)))
     props = schema.get("properties", {})
     required = set(schema.get("required", []))
     return st.fixed_dictionaries(
