@@ -51,9 +51,16 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
     for response in writes:
         _assert_clean(response)
 
+    from django.contrib.auth.models import User
+
+    from agents_llm.metering import CallOutcome, call_record, session_create
+
+    session, _ = session_create(owner=User.objects.get(username="editor"), name="canary session")
+    call = call_record(CallOutcome(agent_id=agent.pk, alias="trader", user_id=None, session_id=session.pk, provider_id=provider.pk))
     ids = {
         "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
-        "assignment_id": assignment.pk, "run_id": writes[-1].json().get("id", 1),
+        "assignment_id": assignment.pk, "run_id": writes[-1].json().get("id", 1), "call_id": call.pk,
+        "session_id": session.pk,
     }
     spec = as_editor.get("/openapi.json")
     _assert_clean(spec)
