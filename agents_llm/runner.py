@@ -79,7 +79,7 @@ def run_create(
     run = AgentRun(
         agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.QUEUED,
         schema_version=task.schema_version,
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by_id=user.pk if user is not None and user.is_authenticated else None,
     )
     with transaction.atomic():
         run.save()
@@ -296,10 +296,9 @@ def _begin_inline(
     run = AgentRun(
         agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.RUNNING,
         schema_version=task.schema_version, started_at=now, enqueued_at=None,
-        created_by=user if user is not None and user.is_authenticated else None,
+        # By id: assigning a TokenUser would load the user to check its class.
+        created_by_id=user.pk if user is not None and user.is_authenticated else None,
     )
-    if run.created_by is not None:
-        run.created_by_id = user.pk  # a TokenUser is not loaded just for its id
     run.save(force_insert=True)
     # Never queued for a worker, but watchers see the same lifecycle as a worker's run.
     events.publish("runs", "run.queued", run.pk, {**run_event_data(run), "status": RunStatus.QUEUED})
