@@ -108,3 +108,21 @@ def test_an_unknown_path_under_v1_is_a_404_in_openais_shape(gateway):
 
 def test_get_on_chat_completions_is_405(gateway):
     _error(gateway.client.get("/v1/chat/completions", headers=gateway.headers), 405)
+
+
+def test_a_lone_surrogate_is_a_400_naming_where_it_is(gateway, trader, vendor):
+    raw = '{"model": "trader", "messages": [{"role": "user", "content": "bad \\udfff"}]}'
+
+    error = _error(gateway.chat(raw), 400)
+
+    assert error["param"] == "messages[0].content"
+    assert vendor.seen() == []
+
+
+def test_a_body_over_the_upload_limit_is_413_in_openais_shape(gateway, trader, vendor, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    error = _error(gateway.chat({"model": "trader", "messages": [{"role": "user", "content": "x" * 2000}]}), 413)
+
+    assert error["code"] == "request_too_large"
+    assert vendor.seen() == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 import threading
 import time
@@ -59,6 +60,7 @@ def parse_request(raw: bytes) -> ChatRequest:
         raise bad_request("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise bad_request("The body must be a JSON object.")
+    _check_text(body)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise bad_request("'model' is required: the name of an agent or one of its aliases.", "model")
@@ -100,6 +102,30 @@ def parse_request(raw: bytes) -> ChatRequest:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(name)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_DEPTH = 64
+
+
+def _check_text(body: dict[str, Any]) -> None:
+    """Every string must be valid Unicode (a lone surrogate from a `\\udfff` escape is
+    not: no vendor can read it) and nesting must stay shallow; the error names where."""
+    stack: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise bad_request(f"The body is nested more than {MAX_DEPTH} levels deep.", where or None)
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise bad_request(f"{where} holds a lone surrogate (an invalid \\u escape): send valid Unicode text.", where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    raise bad_request(f"A key in {where or 'the body'} holds a lone surrogate.", where or None)
+                stack.append((item, f"{where}.{key}" if where else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
 
 
 def _bool(body: dict[str, Any], name: str) -> bool:

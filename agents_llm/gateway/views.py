@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -79,7 +81,13 @@ def _own_session(user_id: int, value: str) -> MeteredSession:
 
 def _admit(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route]:
     caller = authenticate(request.headers.get("Authorization"), request.headers.get("X-Session-Id"))
-    req = protocol.parse_request(request.body)
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise GatewayError(
+            413, f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.", code="request_too_large",
+        ) from None
+    req = protocol.parse_request(raw)
     return caller, req, route_for(req.model)
 
 
