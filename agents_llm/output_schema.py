@@ -807,7 +807,7 @@ class CompiledOutput:
 _cache: OrderedDict[bytes, CompiledOutput] = OrderedDict()
 _by_hash: OrderedDict[str, CompiledOutput] = OrderedDict()
 _by_id: OrderedDict[int, tuple[Any, CompiledOutput]] = OrderedDict()
-_by_shape: OrderedDict[tuple[Any, ...], CompiledOutput] = OrderedDict()
+_by_shape: OrderedDict[tuple[int, int], tuple[CompiledOutput, ...]] = OrderedDict()
 _lock = threading.RLock()  # re-entered: compile_output_type calls _remember under it
 
 
@@ -823,9 +823,9 @@ def compile_output_type(schema: dict[str, Any]) -> CompiledOutput:
     # An equal dict loaded afresh (a run reads its task from the database): one C-level
     # == against the schema of the same shape seen before, instead of serializing it.
     shape = _shape(schema)
-    candidate = _by_shape.get(shape) if shape is not None else None
-    if candidate is not None and schema == candidate.schema:
-        return candidate
+    for candidate in _by_shape.get(shape, ()) if shape is not None else ():
+        if schema == candidate.schema:
+            return candidate
     try:
         # Version 2: no back-references, so equal dicts in equal key order give equal bytes.
         key = marshal.dumps(schema, 2)
@@ -856,19 +856,25 @@ def compile_output_type(schema: dict[str, Any]) -> CompiledOutput:
     _remember(schema, compiled)
     if shape is not None and not _bool_sensitive(compiled.schema):
         with _lock:
-            _by_shape[shape] = compiled
+            # A few schemas per shape, newest first (a tuple: readers need no lock).
+            others = [c for c in _by_shape.get(shape, ()) if c is not compiled]
+            _by_shape[shape] = (compiled, *others[: min(SHAPE_CANDIDATES, size) - 1])
             _by_shape.move_to_end(shape)
-            while len(_by_shape) > size:
+            while len(_by_shape) > 1 and sum(map(len, _by_shape.values())) > size:
                 _by_shape.popitem(last=False)
     return compiled
 
 
-def _shape(schema: Any) -> tuple[Any, ...] | None:
-    """A cheap key that equal schemas share: top-level keys and property names."""
+SHAPE_CANDIDATES = 8
+
+
+def _shape(schema: Any) -> tuple[int, int] | None:
+    """A key equal schemas share and that costs nothing to compute (no string hashing):
+    how many keys the schema and its properties have."""
     if type(schema) is not dict:
         return None
     properties = schema.get("properties")
-    return (*schema, "|", *(properties if type(properties) is dict else ()))
+    return len(schema), len(properties) if type(properties) is dict else -1
 
 
 # Values that == cannot tell apart from a differently typed twin (True == 1 == 1.0).
