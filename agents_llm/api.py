@@ -161,11 +161,21 @@ def delete_agent(request: HttpRequest, agent_id: int = Id):
 
 
 @router.get("/agents/{agent_id}/llm-configs", response={200: list[LLMConfigOut], **READ_ERRORS}, tags=["llm-configs"])
-def list_agent_llm_configs(request: HttpRequest, agent_id: int = Id):
+async def list_agent_llm_configs(request: HttpRequest, agent_id: int = Id):
     """All LLM configs of an agent by priority; the first enabled one is the primary."""
+    from agents_llm.runner import db_call
+
+    # The API's hottest read: on a thread that keeps its connection (see runner._db).
+    configs = await db_call(_agent_configs_or_none, agent_id)
+    if configs is None:
+        return Status(404, {"detail": "Not found.", "errors": []})
+    return configs
+
+
+def _agent_configs_or_none(agent_id: int) -> list[AgentLLMConfig] | None:
     configs = selectors.agent_llm_configs_for_display(agent_id)
     if not configs and not AgentConfig.objects.filter(pk=agent_id).exists():
-        return Status(404, {"detail": "Not found.", "errors": []})
+        return None
     return configs
 
 

@@ -550,6 +550,10 @@ async def _db(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(_db_executor(), call)
 
 
+# For other async views whose database work is as short and frequent as a run's.
+db_call = _db
+
+
 def _with_connection(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # These threads see no request_finished, so nothing else closes their connection;
     # it is kept for the next run unless it broke.
