@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from tests.fake_chat import instance
+from tests.loopback import JsonHandler, serve
 
 PORT_RANGE = range(18700, 18750)
 
@@ -35,12 +35,7 @@ class FakeAnthropic:
     def start(self) -> FakeAnthropic:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = json.loads(raw or b"{}")
@@ -100,25 +95,8 @@ class FakeAnthropic:
                 self.wfile.flush()
                 self.close_connection = True
 
-            def _json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        for port in PORT_RANGE:
-            try:
-                self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-            except OSError:
-                continue
-            self.port = port
-            break
-        else:
-            raise RuntimeError(f"no free loopback port in {PORT_RANGE}")
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler, PORT_RANGE)
+        self.port = self._server.server_address[1]
         return self
 
     def stop(self) -> None:

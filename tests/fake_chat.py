@@ -24,10 +24,12 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import rstr
+
+from tests.loopback import JsonHandler, serve
 
 PORT_RANGE = range(18600, 18700)
 
@@ -81,12 +83,7 @@ class FakeChat:
     def start(self) -> FakeChat:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = json.loads(raw or b"{}")
@@ -110,14 +107,6 @@ class FakeChat:
                         "usage": usage,
                     })
 
-            def _json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def _stream(self, body: dict[str, Any], message: dict[str, Any], finish: str, usage: dict[str, Any]) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -140,17 +129,8 @@ class FakeChat:
                 self.wfile.flush()
                 self.close_connection = True
 
-        for port in PORT_RANGE:
-            try:
-                self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-            except OSError:
-                continue
-            self.port = port
-            break
-        else:
-            raise RuntimeError(f"no free loopback port in {PORT_RANGE}")
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler, PORT_RANGE)
+        self.port = self._server.server_address[1]
         return self
 
     def stop(self) -> None:
