@@ -385,10 +385,12 @@ async def create_run(request: HttpRequest, payload: RunIn, wait: bool = False):
 
     if not wait:
         return await sync_to_async(_queue_run)(request, payload)
+    session_id = await sync_to_async(_run_session)(request, payload) if payload.session else None
     try:
         run = await runner.run_inline(
             agent_ref=payload.agent, task_ref=payload.task, input=payload.input, user=request.auth,
             resolve=functools.partial(_run_target, payload), authorize=functools.partial(_may_run, request),
+            session_id=session_id,
         )
     except runner.Saturated as exc:
         return JsonResponse(
@@ -401,6 +403,24 @@ def _may_run(request: HttpRequest) -> None:
     require_perm(request, "agents_llm.add_agentrun")
 
 
+def _run_session(request: HttpRequest, payload: RunIn) -> Any:
+    """The id of the caller's open session the run is to count in (422 otherwise)."""
+    import uuid
+
+    from agents_llm.models import MeteredSession, SessionStatus
+
+    try:
+        key = uuid.UUID(str(payload.session))
+    except ValueError:
+        key = None
+    session = MeteredSession.objects.filter(pk=key, owner_id=request.auth.pk).first() if key else None
+    if session is None:
+        raise InputError([{"loc": ("body", "session"), "msg": f"No session {payload.session!r} of yours."}])
+    if session.status == SessionStatus.CLOSED:
+        raise InputError([{"loc": ("body", "session"), "msg": f"Session '{session.name}' is closed."}])
+    return session.pk
+
+
 def _run_target(payload: RunIn) -> tuple[AgentConfig, TaskConfig]:
     return _agent_ref(payload.agent, ["body", "agent"]), _task_ref(payload.task, ["body", "task"])
 
@@ -410,7 +430,8 @@ def _queue_run(request: HttpRequest, payload: RunIn) -> Status:
 
     _may_run(request)
     agent, task = _run_target(payload)
-    run = runner.run_create(agent=agent, task=task, input=payload.input, user=request.auth)
+    session_id = _run_session(request, payload) if payload.session else None
+    run = runner.run_create(agent=agent, task=task, input=payload.input, user=request.auth, session_id=session_id)
     return Status(202, get_object_or_404(_run_qs(), pk=run.pk))
 
 

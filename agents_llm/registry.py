@@ -25,6 +25,7 @@ from pydantic_ai import Agent
 from pydantic_ai.models import Model
 
 from agents_llm import output_schema
+from agents_llm.metering import PriceSource
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig
 from agents_llm.selectors import agent_llm_configs
 from providers import backends
@@ -48,12 +49,19 @@ class Link:
     error: tuple[str, str] | None = None  # (error class, safe message)
     price_in_per_1k: Decimal | None = None  # the config's explicit prices, when set
     price_out_per_1k: Decimal | None = None
+    price_cached_per_1k: Decimal | None = None
     is_fallback_model: bool = False
     redact: Callable[[str], str] = field(default=lambda text: text, repr=False, compare=False)
 
     @property
     def synthetic(self) -> bool:
         return self.provider_type == "offline"
+
+    @property
+    def price(self) -> PriceSource:
+        return PriceSource(
+            self.provider_type, self.model_name, self.price_in_per_1k, self.price_out_per_1k, self.price_cached_per_1k,
+        )
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,8 @@ def fingerprint(agent: AgentConfig, task: TaskConfig, configs: Sequence[AgentLLM
     for c in configs:
         parts.append((
             c.pk, c.model_name, c.temperature, c.max_tokens, c.top_p, c.key_version,
-            c.cost_per_1k_input_tokens, c.cost_per_1k_output_tokens, c.fallback_model,
+            c.cost_per_1k_input_tokens, c.cost_per_1k_output_tokens, c.cost_per_1k_cached_input_tokens,
+            c.prices_from_catalog, c.fallback_model,
             bool(c.api_key_encrypted),
             _provider_part(c.provider),
             _provider_part(c.fallback_provider) if c.fallback_provider_id else None,
@@ -176,10 +185,16 @@ def _build(
     offline_output = _offline_output(compiled)
     chain: list[Link] = []
     for config in configs:
-        explicit = bool(config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens)
+        # Prices equal to the catalog's are the catalog's: it prices the full usage.
+        explicit = not config.prices_from_catalog and bool(
+            config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens
+        )
         chain.append(_link(
             config, config.provider, config.model_name, config.api_key_encrypted, offline_output,
-            prices=(config.cost_per_1k_input_tokens, config.cost_per_1k_output_tokens) if explicit else None,
+            prices=(
+                config.cost_per_1k_input_tokens, config.cost_per_1k_output_tokens,
+                config.cost_per_1k_cached_input_tokens,
+            ) if explicit else None,
         ))
         if config.fallback_provider_id and config.fallback_model:
             # The config's own key belongs to its provider; the fallback provider uses its own.
@@ -240,7 +255,7 @@ def _link(
     override_encrypted: str,
     offline_output: Callable[[], dict[str, Any]] | None,
     *,
-    prices: tuple[Decimal, Decimal] | None,
+    prices: tuple[Decimal, Decimal, Decimal | None] | None,
     is_fallback_model: bool = False,
 ) -> Link:
     base = {
@@ -252,6 +267,7 @@ def _link(
         "is_fallback_model": is_fallback_model,
         "price_in_per_1k": prices[0] if prices else None,
         "price_out_per_1k": prices[1] if prices else None,
+        "price_cached_per_1k": prices[2] if prices else None,
     }
     if not provider.enabled:
         return Link(model=None, error=("ProviderDisabled", f"Provider '{provider.name}' is disabled."), **base)

@@ -34,9 +34,8 @@ from pydantic_ai import capture_run_messages
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.usage import RunUsage
 
-from agents_llm import output_schema, registry
+from agents_llm import metering, output_schema, registry
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, AgentTaskAssignment, RunStatus, TaskConfig
-from providers import catalog
 from tradingagents import events
 
 logger = logging.getLogger(__name__)
@@ -72,13 +71,15 @@ def run_create(
     input: dict[str, Any],
     user: AbstractBaseUser | None = None,
     enqueue: bool = True,
+    session_id: Any = None,
 ) -> AgentRun:
     """Store a queued run of `agent` on `task` and, when `enqueue`, send it to a worker
-    once the transaction commits. Nothing is stored when the input does not fit."""
+    once the transaction commits. Nothing is stored when the input does not fit. With
+    `session_id` its usage and cost count in that session."""
     prompt = _runnable_prompt(agent, task, input)
     run = AgentRun(
         agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.QUEUED,
-        schema_version=task.schema_version,
+        schema_version=task.schema_version, session_id=session_id,
         created_by_id=user.pk if user is not None and user.is_authenticated else None,
     )
     with transaction.atomic():
@@ -192,8 +193,8 @@ class Attempt:
 @dataclass
 class Outcome:
     attempts: list[Attempt] = field(default_factory=list)
-    # (link, input tokens, output tokens) of every model response, for cost.
-    responses: list[tuple[registry.Link, int, int]] = field(default_factory=list)
+    # How each model response is priced, and its usage.
+    responses: list[tuple[metering.PriceSource, metering.TokenUsage]] = field(default_factory=list)
     requests: int = 0
     output: Any = None
     answered_by: registry.Link | None = None
@@ -244,6 +245,7 @@ async def run_inline(
     resolve: Callable[[], tuple[AgentConfig, TaskConfig]] | None = None,
     user: AbstractBaseUser | None = None,
     authorize: Callable[[], None] | None = None,
+    session_id: Any = None,
 ) -> AgentRun:
     """Store a run as `running` and execute it on the caller's event loop: one INSERT
     and one UPDATE, with the same run.queued/run.started/run.finished events as a
@@ -257,7 +259,7 @@ async def run_inline(
     async with _inline_slot():
         run, runtime, outcome = await _db(
             _begin_inline, agent=agent, task=task, agent_ref=agent_ref, task_ref=task_ref, resolve=resolve,
-            input=input, user=user, authorize=authorize,
+            input=input, user=user, authorize=authorize, session_id=session_id,
         )
         started = time.perf_counter()
         if runtime is not None:
@@ -282,6 +284,7 @@ def _begin_inline(
     input: dict[str, Any],
     user: AbstractBaseUser | None,
     authorize: Callable[[], None] | None,
+    session_id: Any = None,
 ) -> tuple[AgentRun, registry.RuntimeAgent | None, Outcome]:
     if authorize is not None:
         authorize()
@@ -295,7 +298,7 @@ def _begin_inline(
     now = timezone.now()
     run = AgentRun(
         agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.RUNNING,
-        schema_version=task.schema_version, started_at=now, enqueued_at=None,
+        schema_version=task.schema_version, started_at=now, enqueued_at=None, session_id=session_id,
         # By id: assigning a TokenUser would load the user to check its class.
         created_by_id=user.pk if user is not None and user.is_authenticated else None,
     )
@@ -396,9 +399,10 @@ def _count(link: registry.Link, messages: list[Any], usage: RunUsage, outcome: O
     tokens_in = tokens_out = 0
     for message in messages:
         if isinstance(message, ModelResponse):
-            tokens_in += message.usage.input_tokens
-            tokens_out += message.usage.output_tokens
-            outcome.responses.append((link, message.usage.input_tokens, message.usage.output_tokens))
+            used = metering.TokenUsage.from_pydantic(message.usage)
+            tokens_in += used.input_tokens
+            tokens_out += used.output_tokens
+            outcome.responses.append((link.price, used))
     outcome.requests += usage.requests
     return tokens_in, tokens_out
 
@@ -418,49 +422,32 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     run.model_name = link.model_name if link is not None else ""
     run.synthetic = bool(link is not None and link.synthetic)
     run.fell_back = link is not None and len(outcome.attempts) > 1
-    run.input_tokens = sum(tokens_in for _, tokens_in, _ in outcome.responses)
-    run.output_tokens = sum(tokens_out for _, _, tokens_out in outcome.responses)
+    used = metering.TokenUsage()
+    for _, response_usage in outcome.responses:
+        used += response_usage
+    run.input_tokens, run.output_tokens = used.input_tokens, used.output_tokens
+    run.cache_read_tokens, run.cache_write_tokens = used.cache_read_tokens, used.cache_write_tokens
+    run.reasoning_tokens = used.reasoning_tokens
     run.requests = outcome.requests
-    run.cost, run.cost_note = run_cost(outcome.responses)
+    priced = metering.price_all(outcome.responses, at=run.started_at)
+    run.cost, run.cost_note, run.cost_basis = priced.cost, priced.note, priced.basis
     run.latency_ms = latency_ms
     run.finished_at = timezone.now()
     run.save(update_fields=[
         "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "fell_back", "input_tokens",
-        "output_tokens", "requests", "cost", "cost_note", "latency_ms", "finished_at", "schema_version",
+        "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "requests", "cost",
+        "cost_note", "cost_basis", "latency_ms", "finished_at", "schema_version",
     ])
+    if run.session_id is not None:
+        metering.settle(reservation=None, session_id=run.session_id, usage=used, cost=run.cost)
+        metering.session_publish(run.session_id)
 
 
-def run_cost(responses: list[tuple[registry.Link, int, int]]) -> tuple[Decimal | None, str]:
-    """Cost of every model response of a run: the config's explicit per-1k prices when
-    set, else the price catalog's, else unknown (None) with the reason."""
-    if not responses:
-        return Decimal(0), "No model returned a response, so nothing was billed."
-    total = Decimal(0)
-    unknown: list[str] = []
-    sources: set[str] = set()
-    for link, tokens_in, tokens_out in responses:
-        if link.synthetic:
-            sources.add("offline")
-            continue
-        if link.price_in_per_1k is not None and link.price_out_per_1k is not None:
-            total += (Decimal(tokens_in) * link.price_in_per_1k + Decimal(tokens_out) * link.price_out_per_1k) / 1000
-            sources.add("config")
-            continue
-        price = catalog.cost_of(link.provider_type, link.model_name, tokens_in, tokens_out)
-        if price is None:
-            unknown.append(f"'{link.model_name}' on '{link.provider_name}'")
-            continue
-        total += price
-        sources.add("catalog")
-    if unknown:
-        names = ", ".join(sorted(set(unknown)))
-        return None, _short(
-            f"Unknown price for {names}: the price catalog does not list it; set per-1k prices on the LLM config."
-        )
-    if sources == {"offline"}:
-        return Decimal(0), "Offline provider: synthetic output, no cost."
-    notes = {"config": "the LLM config's per-1k prices", "catalog": "the price catalog", "offline": "offline (free)"}
-    return total.quantize(COST_PLACES), "From " + " and ".join(notes[s] for s in sorted(sources)) + "."
+def run_cost(responses: list[tuple[metering.PriceSource, metering.TokenUsage]]) -> tuple[Decimal | None, str]:
+    """Cost of every model response of a run (agents_llm.metering prices it, as it
+    prices gateway calls), with its note."""
+    priced = metering.price_all(responses)
+    return priced.cost, priced.note
 
 
 # The event loops model calls of sync callers run on ----------------------------

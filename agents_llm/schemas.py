@@ -286,6 +286,7 @@ class RunIn(Schema):
     agent: Ref = Field(..., description="Agent id or name.")
     task: Ref = Field(..., description="Task id or name.")
     input: dict[str, Any] = Field(default_factory=dict, description="Fills the task's prompt template.")
+    session: Optional[str] = Field(None, max_length=64, description="A session of yours the run counts in.")
 
 
 class RunOut(Schema):
@@ -303,8 +304,13 @@ class RunOut(Schema):
     model_name: str
     schema_version: Optional[int]
     synthetic: bool
-    input_tokens: int
+    fell_back: bool
+    session_id: Optional[str]
+    input_tokens: int = Field(..., description="All prompt tokens, cached ones included.")
     output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
     requests: int
     cost: Optional[Money] = Field(..., description="USD; null when the price is unknown (see cost_note).")
     cost_note: str
@@ -316,6 +322,10 @@ class RunOut(Schema):
     @staticmethod
     def resolve_agent(obj: Any) -> str:
         return obj.agent.name
+
+    @staticmethod
+    def resolve_session_id(obj: Any) -> Optional[str]:
+        return str(obj.session_id) if obj.session_id else None
 
     @staticmethod
     def resolve_task(obj: Any) -> str:
