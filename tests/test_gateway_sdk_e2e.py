@@ -95,3 +95,18 @@ def test_the_sdk_raises_its_own_errors_from_our_error_bodies(sdk, agents):
     bad = OpenAI(base_url=sdk.base_url, api_key="ta_wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.chat.completions.create(model="trader", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_real_server_serves_v1_itself_and_everything_else_through_django(daphne, agents):
+    import httpx
+
+    base = f"http://127.0.0.1:{daphne}"
+    unknown = httpx.post(f"{base}/v1/embeddings", json={})
+    wrong_host = httpx.get(f"{base}/v1/models", headers={"Host": "evil.example"})
+    health = httpx.get(f"{base}/api/v1/health")
+    too_big = httpx.post(f"{base}/v1/chat/completions", content=b"x" * 3_000_000, headers={"Authorization": "Bearer nope"})
+
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_url"
+    assert wrong_host.status_code == 400 and wrong_host.json()["error"]["code"] == "invalid_host"
+    assert health.status_code == 200
+    assert too_big.status_code == 401  # who may call is decided before the body is read

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from agents_llm import metering
 from agents_llm.gateway.routing import Target
 from agents_llm.metering import Reservation, TokenUsage
+from agents_llm.runner import db_call
 from providers import catalog
 from providers.catalog import Price
 
@@ -36,12 +36,12 @@ class Meter:
 
     async def reserve(self, target: Target, max_tokens: int | None) -> Reservation:
         """Raises metering.BudgetRefused when the request does not fit."""
-        return await sync_to_async(metering.reserve)(
-            session_id=self.session_id, prompt_tokens=self.prompt_tokens, max_tokens=max_tokens,
+        return await db_call(
+            metering.reserve, session_id=self.session_id, prompt_tokens=self.prompt_tokens, max_tokens=max_tokens,
             price=worst_price(target), synthetic=target.offline, ceiling=settings.SESSION_MAX_OUTPUT_TOKENS,
         )
 
     async def settle(self, reservation: Reservation | None, target: Target, usage: TokenUsage) -> None:
         assert target.price is not None
         cost = metering.price(target.price, usage).cost
-        await sync_to_async(metering.settle)(reservation=reservation, session_id=self.session_id, usage=usage, cost=cost)
+        await db_call(metering.settle, reservation=reservation, session_id=self.session_id, usage=usage, cost=cost)

@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -20,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from agents_llm import metering
 from agents_llm.gateway import forward, protocol
 from agents_llm.gateway.budget import Meter
+from agents_llm.runner import db_call
 from agents_llm.gateway.errors import GatewayError, unauthorized
 from agents_llm.gateway.routing import Route, route_for
 from agents_llm.metering import CallOutcome, TokenUsage
@@ -120,7 +120,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
     started = time.perf_counter()
     try:
-        caller, req, route = await sync_to_async(_admit)(request)
+        caller, req, route = await db_call(_admit, request)
     except GatewayError as exc:
         return exc.response()
     meter = None
@@ -138,7 +138,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         outcome.status = CallStatus.REFUSED if result.refused else CallStatus.FAILED
         outcome.error_code, outcome.error = error.code or "", error.message
         _settle(outcome, result, started)
-        call = await sync_to_async(_record)(outcome)
+        call = await db_call(_record, outcome)
         return _headers(error.response(), route, outcome, call.pk, "")
     target = answer.target
     outcome.status = CallStatus.SUCCEEDED
@@ -147,7 +147,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     _settle(outcome, result, started)
     if answer.stream is not None:
         return await _relay(route, req, answer, result, outcome, started, meter)
-    call = await sync_to_async(_record)(outcome)
+    call = await db_call(_record, outcome)
     assert answer.body is not None
     if req.stream:  # a whole answer (offline, translated), framed as OpenAI streams it
         response: HttpResponse = StreamingHttpResponse(
@@ -183,7 +183,7 @@ async def _relay(
 ) -> HttpResponse:
     """A pass-through stream: the call's row is written before the first byte (its id
     is a header) and completed with the stream's usage when it ends."""
-    call = await sync_to_async(metering.call_record)(outcome)
+    call = await db_call(metering.call_record, outcome)
     target = answer.target
 
     async def events() -> Any:
@@ -201,7 +201,7 @@ async def _relay(
                 outcome.error = "The stream ended before the vendor finished it (client gone or vendor cut off)."
             if meter is not None:
                 await meter.settle(answer.reservation, target, usage)
-            await sync_to_async(_complete)(call.pk, outcome)
+            await db_call(_complete, call.pk, outcome)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -226,7 +226,7 @@ async def models(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return GatewayError(405, "Use GET.", code="method_not_allowed").response()
     try:
-        return JsonResponse(await sync_to_async(_model_list)(request.headers.get("Authorization")))
+        return JsonResponse(await db_call(_model_list, request.headers.get("Authorization")))
     except GatewayError as exc:
         return exc.response()
 
