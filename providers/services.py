@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from providers import crypto
@@ -151,16 +151,24 @@ def provider_enqueue_validation(*, provider: LLMProvider) -> None:
     transaction.on_commit(send)
 
 
+# Models of other apps that store a key in `api_key_encrypted` (agents_llm registers its
+# LLM configs when it loads): providers knows nothing of the apps above it.
+SECRET_MODELS: list[type[models.Model]] = []
+
+
+def secret_model_register(model: type[models.Model]) -> None:
+    if model not in SECRET_MODELS:
+        SECRET_MODELS.append(model)
+
+
 def secrets_rotate() -> dict[str, int]:
     """Re-encrypt every stored secret under the current ENCRYPTION_KEY.
 
     Returns counts: rotated, already current, undecryptable. Undecryptable providers
-    are marked so the admin shows it; their configs are counted.
+    are marked so the admin shows it; the other models' rows are counted.
     """
-    from agents_llm.models import AgentLLMConfig
-
     counts = {"rotated": 0, "current": 0, "undecryptable": 0}
-    for model in (LLMProvider, AgentLLMConfig):
+    for model in (LLMProvider, *SECRET_MODELS):
         rows = model.objects.exclude(api_key_encrypted="").only("pk", "api_key_encrypted")
         for row in rows.iterator():
             if crypto.is_current(row.api_key_encrypted):
