@@ -7,14 +7,14 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from agents_llm.admin_runs import _to_the_second
+from agents_llm.admin_runs import SpendColumns, _to_the_second
 from agents_llm.models import CallStatus, LLMCall
 
 STATUS_COLOURS = {CallStatus.SUCCEEDED: "#2e7d32", CallStatus.FAILED: "#c62828", CallStatus.REFUSED: "#b26a00"}
 
 
 @admin.register(LLMCall)
-class LLMCallAdmin(admin.ModelAdmin):
+class LLMCallAdmin(SpendColumns, admin.ModelAdmin):
     list_display = (
         "id", "status_badge", "agent", "alias", "answered_by", "tokens", "cost_display", "latency", "streamed",
         "created",
@@ -50,29 +50,6 @@ class LLMCallAdmin(admin.ModelAdmin):
     def status_badge(self, call: LLMCall) -> str:
         return format_html('<strong style="color: {}">{}</strong>', STATUS_COLOURS.get(call.status, "inherit"),
                            call.get_status_display())
-
-    @admin.display(description="Answered by", ordering="model_name")
-    def answered_by(self, call: LLMCall) -> str:
-        if not call.model_name:
-            return "—"
-        provider = call.provider.name if call.provider else "?"
-        if call.synthetic:
-            return format_html("{}/{} <em>(synthetic, offline)</em>", provider, call.model_name)
-        return f"{provider}/{call.model_name}"
-
-    @admin.display(description="Tokens in/out", ordering="input_tokens")
-    def tokens(self, call: LLMCall) -> str:
-        return f"{call.input_tokens} / {call.output_tokens}"
-
-    @admin.display(description="Cost (USD)", ordering="cost")
-    def cost_display(self, call: LLMCall) -> str:
-        if call.cost is None:
-            return format_html('<span title="{}">unknown</span>', call.cost_note)
-        return format_html('<span title="{}">{}</span>', call.cost_note, f"{call.cost.normalize():f}")
-
-    @admin.display(description="Latency", ordering="latency_ms")
-    def latency(self, call: LLMCall) -> str:
-        return "—" if call.latency_ms is None else f"{call.latency_ms} ms"
 
     @admin.display(description="Time", ordering="created_at")
     def created(self, call: LLMCall) -> str:

@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from agents_llm.models import AgentConfig, AgentRun, RunStatus, TaskConfig
+from agents_llm.models import AgentConfig, AgentRun, LLMCall, RunStatus, TaskConfig
 from agents_llm.runner import render_prompt, run_create, run_execute
 
 SECONDS = "%Y-%m-%d %H:%M:%S"
@@ -41,8 +41,38 @@ def _pretty(value: Any) -> str:
                        json.dumps(value, indent=2, ensure_ascii=False))
 
 
+class SpendColumns:
+    """What answered a run or a gateway call, its tokens, cost and latency."""
+
+    @admin.display(description="Model", ordering="model_name")
+    def answered_by(self, obj: AgentRun | LLMCall) -> str:
+        if not obj.model_name:
+            return "—"
+        provider = obj.provider.name if obj.provider else "?"
+        if obj.synthetic:
+            return format_html('{}/{} <span class="synthetic-tag" title="Made up by the offline provider">(synthetic)</span>',
+                               provider, obj.model_name)
+        return f"{provider}/{obj.model_name}"
+
+    @admin.display(description="Tokens in/out", ordering="input_tokens")
+    def tokens(self, obj: AgentRun | LLMCall) -> str:
+        return f"{obj.input_tokens} / {obj.output_tokens}"
+
+    @admin.display(description="Cost (USD)", ordering="cost")
+    def cost_display(self, obj: AgentRun | LLMCall) -> str:
+        if obj.status in (RunStatus.QUEUED, RunStatus.RUNNING):  # not billed yet
+            return "—"
+        if obj.cost is None:
+            return format_html('<span title="{}">unknown</span>', obj.cost_note)
+        return format_html('<span title="{}">{}</span>', obj.cost_note, f"{obj.cost.normalize():f}")
+
+    @admin.display(description="Latency", ordering="latency_ms")
+    def latency(self, obj: AgentRun | LLMCall) -> str:
+        return "—" if obj.latency_ms is None else f"{obj.latency_ms} ms"
+
+
 @admin.register(AgentRun)
-class AgentRunAdmin(admin.ModelAdmin):
+class AgentRunAdmin(SpendColumns, admin.ModelAdmin):
     list_display = (
         "id", "status_badge", "agent", "task", "answered_by", "tokens", "cost_display", "latency",
         "created",
@@ -79,32 +109,6 @@ class AgentRunAdmin(admin.ModelAdmin):
         }
         return format_html('<strong style="color: {}">{}</strong>', colours.get(run.status, "inherit"),
                            run.get_status_display())
-
-    @admin.display(description="Model", ordering="model_name")
-    def answered_by(self, run: AgentRun) -> str:
-        if not run.model_name:
-            return "—"
-        provider = run.provider.name if run.provider else "?"
-        if run.synthetic:
-            return format_html('{}/{} <span class="synthetic-tag" title="Made up by the offline provider">(synthetic)</span>',
-                               provider, run.model_name)
-        return f"{provider}/{run.model_name}"
-
-    @admin.display(description="Tokens in/out", ordering="input_tokens")
-    def tokens(self, run: AgentRun) -> str:
-        return f"{run.input_tokens} / {run.output_tokens}"
-
-    @admin.display(description="Cost (USD)", ordering="cost")
-    def cost_display(self, run: AgentRun) -> str:
-        if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return "—"
-        if run.cost is None:
-            return format_html('<span title="{}">unknown</span>', run.cost_note)
-        return format_html('<span title="{}">{}</span>', run.cost_note, f"{run.cost.normalize():f}")
-
-    @admin.display(description="Latency", ordering="latency_ms")
-    def latency(self, run: AgentRun) -> str:
-        return "—" if run.latency_ms is None else f"{run.latency_ms} ms"
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, run: AgentRun) -> str:

@@ -158,24 +158,6 @@ def price_per_1k(provider_type: str, model_name: str) -> Price | None:
     return Price(Decimal(inp.total_price), Decimal(out.total_price))
 
 
-def cost_of(
-    provider_type: str, model_name: str, input_tokens: int, output_tokens: int
-) -> Decimal | None:
-    """Catalog cost of one response, or None when the catalog does not know the model."""
-    info = TYPES.get(provider_type)
-    if info is None or info.genai_prices_id is None or _catalog_model(provider_type, model_name) is None:
-        return None
-    try:
-        result = calc_price(
-            Usage(input_tokens=input_tokens, output_tokens=output_tokens),
-            model_name,
-            provider_id=info.genai_prices_id,
-        )
-    except (LookupError, ValueError):
-        return None
-    return Decimal(result.total_price)
-
-
 def cost_of_usage(
     provider_type: str,
     model_name: str,

@@ -8,25 +8,21 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from tests.fake_chat import instance
-from tests.loopback import JsonHandler, serve
+from tests.loopback import JsonHandler, Loopback
 
 PORT_RANGE = range(18700, 18750)
 
 
 @dataclass
-class FakeAnthropic:
+class FakeAnthropic(Loopback):
     cache_read: int = 0
     cache_write: int = 0
     status: int = 200
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
-
-    def __post_init__(self) -> None:
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
@@ -95,11 +91,5 @@ class FakeAnthropic:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self._server = serve(Handler, PORT_RANGE)
-        self.port = self._server.server_address[1]
+        self._listen(Handler, PORT_RANGE)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()

@@ -24,12 +24,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import rstr
 
-from tests.loopback import JsonHandler, serve
+from tests.loopback import JsonHandler, Loopback
 
 PORT_RANGE = range(18600, 18700)
 
@@ -52,7 +51,7 @@ class Seen:
 
 
 @dataclass
-class FakeChat:
+class FakeChat(Loopback):
     scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     cached_tokens: int = 0  # reported as prompt_tokens_details.cached_tokens
@@ -61,7 +60,6 @@ class FakeChat:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
@@ -129,14 +127,8 @@ class FakeChat:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self._server = serve(Handler, PORT_RANGE)
-        self.port = self._server.server_address[1]
+        self._listen(Handler, PORT_RANGE)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     # What a real model would answer --------------------------------------------------
 

@@ -37,3 +37,19 @@ def serve(handler: type[BaseHTTPRequestHandler], ports: range) -> ThreadingHTTPS
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
     raise RuntimeError(f"no free loopback port in {ports}") from last_error
+
+
+class Loopback:
+    """A fake vendor's life cycle: `_listen` in start(), stop() when done."""
+
+    _server: ThreadingHTTPServer | None = None
+    port: int = 0
+
+    def _listen(self, handler: type[BaseHTTPRequestHandler], ports: range) -> None:
+        self._server = serve(handler, ports)
+        self.port = self._server.server_address[1]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

@@ -51,7 +51,7 @@ def test_a_model_the_catalog_knows_is_priced_from_the_catalog(agent, task, assig
     run = run_now(agent, task)
 
     stored = AgentRun.objects.get(pk=run.pk)
-    expected = catalog.cost_of("openai", "gpt-4o-mini", 100, 20)
+    expected = catalog.cost_of_usage("openai", "gpt-4o-mini", input_tokens=100, output_tokens=20)
     assert expected is not None and expected > 0
     assert stored.cost == expected.quantize(Decimal("0.00000001"))
     assert stored.cost_note == "From the price catalog."
@@ -68,7 +68,7 @@ def test_a_fallback_model_is_priced_from_the_catalog_not_the_configs_prices(
     run = run_now(agent, task)
 
     assert run.model_name == "gpt-4o-mini"
-    assert AgentRun.objects.get(pk=run.pk).cost == catalog.cost_of("openai", "gpt-4o-mini", 100, 20).quantize(
+    assert AgentRun.objects.get(pk=run.pk).cost == catalog.cost_of_usage("openai", "gpt-4o-mini", input_tokens=100, output_tokens=20).quantize(
         Decimal("0.00000001")
     )
 
