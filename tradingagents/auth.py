@@ -3,6 +3,7 @@ own JavaScript. Both resolve to an active user; permissions are checked per writ
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,8 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from tradingagents.cache import safe_get, safe_set
+from tradingagents import hot_reads
+from tradingagents.cache import safe_get, safe_get_many, safe_set
 from tradingagents.models import APIToken
 from tradingagents.services import token_hash
 
@@ -91,12 +93,50 @@ class TokenUser(SimpleLazyObject):
                 self._setup()
             return self._wrapped.has_perm(perm, obj)
         if "_token_perms" not in self.__dict__:
-            self.__dict__["_token_perms"] = user_permissions(self.pk)
+            self.__dict__["_token_perms"] = cached_user_permissions(self.pk)
         is_active, is_superuser, perms = self.__dict__["_token_perms"]
         return is_active and (is_superuser or perm in perms)
 
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+PERMISSIONS_GENERATION_KEY = "authperms:generation"
+
+
+def permissions_cache_key(user_id: int) -> str:
+    return f"authperms:{user_id}"
+
+
+def cached_user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
+    """user_permissions, kept in the shared cache as long as a token lookup is
+    (API_TOKEN_CACHE_SECONDS): a call with a cached token then reads no table at all.
+    Each entry carries the permissions generation it was read under; any change to a
+    user, a group, a permission or who has which sets a new generation
+    (tradingagents.signals), so an entry from before it is never used again."""
+    seconds = getattr(settings, "API_TOKEN_CACHE_SECONDS", 30)
+    if not seconds:
+        return user_permissions(user_id)
+    key = permissions_cache_key(user_id)
+    found = safe_get_many([PERMISSIONS_GENERATION_KEY, key])
+    generation = found.get(PERMISSIONS_GENERATION_KEY)
+    entry = found.get(key)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
+    perms = user_permissions(user_id)
+    safe_set(key, (generation, perms), seconds)
+    return perms
+
+
+def permissions_changed() -> None:
+    """Retire every cached permission set (a new generation), now and once the
+    current transaction commits (a request may read the old rows in between)."""
+    import uuid
+
+    from django.db import transaction
+
+    safe_set(PERMISSIONS_GENERATION_KEY, uuid.uuid4().hex, None, always=True)
+    transaction.on_commit(lambda: safe_set(PERMISSIONS_GENERATION_KEY, uuid.uuid4().hex, None, always=True))
 
 
 def user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
@@ -122,17 +162,53 @@ def user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
         f"LEFT JOIN {q(ContentType._meta.db_table)} ct ON ct.{q('id')} = p.{q('content_type_id')} "
         f"WHERE u.{q(user_model._meta.pk.column)} = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, user_id, user_id])
-        rows = cursor.fetchall()
+    rows = hot_reads.fetch_all(sql, [user_id, user_id, user_id])
     if not rows:
         return False, False, frozenset()
     return bool(rows[0][0]), bool(rows[0][1]), frozenset(f"{app}.{code}" for _, _, app, code in rows if code)
 
 
+def _cached_user_for_token(token: str) -> AbstractBaseUser | None:
+    """user_for_token's answer when the process's own memory holds it (a local-memory
+    cache, a fresh entry that needs no last_used_at write), else None: no I/O."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    if not token or not getattr(settings, "API_TOKEN_CACHE_SECONDS", 30) or not isinstance(cache, LocMemCache):
+        return None
+    entry = cache.get(token_cache_key(token_hash(token)))
+    if entry is None or entry[2] is None or timezone.now() - entry[2] > LAST_USED_RESOLUTION:
+        return None
+    return TokenUser(entry[1])
+
+
 class TokenAuth(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
-        user = user_for_token(token.strip())
+    """On an async view (a running event loop in this thread) the answer is a
+    coroutine, so that ninja does not hop to a thread for it: the token is read from
+    local memory when it is there, else on the runner's database threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_async = True  # ninja then awaits what authenticate() returns when it is a coroutine
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._accept(request, user_for_token(token.strip()))
+        return self._authenticate_async(request, token.strip())
+
+    async def _authenticate_async(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
+        from agents_llm.runner import db_call
+
+        user = _cached_user_for_token(token)
+        if user is None:
+            user = await db_call(user_for_token, token)
+        return self._accept(request, user)
+
+    @staticmethod
+    def _accept(request: HttpRequest, user: AbstractBaseUser | None) -> AbstractBaseUser | None:
         if user is not None:
             # Services and django-simple-history read request.user.
             request.user = user
