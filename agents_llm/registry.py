@@ -321,7 +321,7 @@ class RunTargets:
         self.size = size
         self._entries: OrderedDict[tuple[Any, Any], tuple[list[tuple[Any, ...]], RunTarget]] = OrderedDict()
         self._lock = threading.Lock()
-        self._sql: dict[str, str] = {}
+        self._sql: dict[tuple[str, bool], str] = {}
 
     def get(
         self, agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]]
@@ -358,12 +358,13 @@ class RunTargets:
     def _rows(self, agent_ref: int | str, task_ref: int | str) -> list[tuple[Any, ...]]:
         from django.db import connection
 
-        sql = self._sql.get(connection.vendor)
+        from tradingagents import hot_reads
+
+        key = (connection.vendor, hot_reads.prepared())
+        sql = self._sql.get(key)
         if sql is None:
-            sql = self._sql[connection.vendor] = _target_sql(connection.ops.quote_name)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [True, *_ref_params(agent_ref), *_ref_params(task_ref)])
-            return [tuple(row) for row in cursor.fetchall()]
+            sql = self._sql[key] = _target_sql(connection.ops.quote_name, fingerprints=hot_reads.prepared())
+        return hot_reads.fetch_all(sql, [True, *_ref_params(agent_ref), *_ref_params(task_ref)])
 
 
 def _ref_params(ref: int | str) -> tuple[str, int]:
@@ -374,8 +375,14 @@ def _ref_params(ref: int | str) -> tuple[str, int]:
     return "", ref if 1 <= ref <= MAX_ID else -1
 
 
-def _target_sql(quote: Callable[[str], str]) -> str:
+def _target_sql(quote: Callable[[str], str], *, fingerprints: bool = False) -> str:
+    """The freshness check of a run target. With `fingerprints` (PostgreSQL) each row
+    is read as the md5 of its text, which changes with any column, instead of as its
+    columns: the same comparison without sending and decoding the JSON and text."""
+
     def columns(model: type[Any], alias: str) -> str:
+        if fingerprints:
+            return f"md5({alias}::text)"
         return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
 
     def table(model: type[Any]) -> str:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 RUN = {"agent": "trader", "task": "trade-signal", "input": {"ticker": "NVDA"}}
 
 
-def test_an_inline_run_is_four_statements_one_insert_and_one_update(as_editor, assignment, offline_config):
+def test_an_inline_run_is_three_statements_the_lookup_check_one_insert_and_one_update(as_editor, assignment, offline_config):
     from django.db import connection
 
     as_editor.call("POST", "/runs?wait=true", RUN)  # fills the caches
@@ -26,8 +26,9 @@ def test_an_inline_run_is_four_statements_one_insert_and_one_update(as_editor, a
         response = as_editor.call("POST", "/runs?wait=true", RUN)
 
     assert response.status_code == 200, response.content
-    # The permission check, the cached lookup's check, the insert and the update.
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "SELECT", "INSERT", "UPDATE"]
+    # The cached lookup's check, the insert and the update (the token and its
+    # permissions are cached).
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "INSERT", "UPDATE"]
     stored = AgentRun.objects.get(pk=response.json()["id"])
     assert stored.status == RunStatus.SUCCEEDED and stored.started_at and stored.finished_at
 

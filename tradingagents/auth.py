@@ -17,7 +17,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from tradingagents import hot_reads
-from tradingagents.cache import safe_get, safe_get_many, safe_set
+from tradingagents.cache import cache_available, safe_get, safe_get_many, safe_set
 from tradingagents.models import APIToken
 from tradingagents.services import token_hash
 
@@ -115,28 +115,37 @@ def cached_user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
     user, a group, a permission or who has which sets a new generation
     (tradingagents.signals), so an entry from before it is never used again."""
     seconds = getattr(settings, "API_TOKEN_CACHE_SECONDS", 30)
-    if not seconds:
+    if not seconds or not cache_available():
         return user_permissions(user_id)
     key = permissions_cache_key(user_id)
     found = safe_get_many([PERMISSIONS_GENERATION_KEY, key])
     generation = found.get(PERMISSIONS_GENERATION_KEY)
     entry = found.get(key)
-    if entry is not None and entry[0] == generation:
+    if generation is not None and entry is not None and entry[0] == generation:
         return entry[1]
+    if generation is None:
+        # None is never a generation (an evicted key must not revive older entries).
+        generation = _new_generation()
     perms = user_permissions(user_id)
     safe_set(key, (generation, perms), seconds)
     return perms
 
 
+def _new_generation() -> str:
+    import uuid
+
+    generation = uuid.uuid4().hex
+    safe_set(PERMISSIONS_GENERATION_KEY, generation, None, always=True)
+    return generation
+
+
 def permissions_changed() -> None:
     """Retire every cached permission set (a new generation), now and once the
     current transaction commits (a request may read the old rows in between)."""
-    import uuid
-
     from django.db import transaction
 
-    safe_set(PERMISSIONS_GENERATION_KEY, uuid.uuid4().hex, None, always=True)
-    transaction.on_commit(lambda: safe_set(PERMISSIONS_GENERATION_KEY, uuid.uuid4().hex, None, always=True))
+    _new_generation()
+    transaction.on_commit(_new_generation)
 
 
 def user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:

@@ -68,10 +68,24 @@ def safe_get(key: str, default: Any = None) -> Any:
         return default
 
 
-def safe_set(key: str, value: Any, timeout: float) -> bool:
+def safe_get_many(keys: list[str]) -> dict[str, Any]:
+    """The cached values of `keys` (those it has) in one round trip; {} when the cache is down."""
     from django.core.cache import cache
 
     if not _available():
+        return {}
+    try:
+        return cache.get_many(keys)
+    except Exception as exc:
+        _failed("read", exc)
+        return {}
+
+
+def safe_set(key: str, value: Any, timeout: float | None, *, always: bool = False) -> bool:
+    """`always`: tried even inside the retry window, for writes that invalidate."""
+    from django.core.cache import cache
+
+    if not always and not _available():
         return False
     try:
         cache.set(key, value, timeout)

@@ -121,6 +121,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10,
     }
 _DATABASE_POOL_MAX = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0)
+# The reads every API call and gateway call repeats (a cached route's or run target's
+# freshness check, a token's permissions) run as prepared statements on PostgreSQL:
+# planned once per connection, not on every call (tradingagents.hot_reads). Set false
+# behind a pooler that cannot keep prepared statements (pgbouncer before 1.21).
+DATABASE_PREPARED_HOT_READS = env.bool("DATABASE_PREPARED_HOT_READS", default=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_HOT_READS:
+    # Django turns psycopg's preparing off (None). Its own cursors bind on the client
+    # and never prepare whatever the threshold, so with one no query is prepared
+    # automatically, only those that ask for it (prepare=True).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis switches the channel layer, the broker and the cache together.

@@ -161,7 +161,7 @@ class RouteCache:
         self.size = size
         self._entries: OrderedDict[str, tuple[list[tuple[Any, ...]], Route]] = OrderedDict()
         self._lock = threading.Lock()
-        self._sql: dict[str, str] = {}
+        self._sql: dict[tuple[str, bool], str] = {}
 
     def get(self, model: str) -> Route:
         rows = self._rows(model)
@@ -186,17 +186,22 @@ class RouteCache:
     def _rows(self, model: str) -> list[tuple[Any, ...]]:
         from django.db import connection
 
-        sql = self._sql.get(connection.vendor)
+        from tradingagents import hot_reads
+
+        vendor = (connection.vendor, hot_reads.prepared())
+        sql = self._sql.get(vendor)
         if sql is None:
-            sql = self._sql[connection.vendor] = _route_sql(connection.ops.quote_name)
+            sql = self._sql[vendor] = _route_sql(connection.ops.quote_name, fingerprints=hot_reads.prepared())
         key = alias_key(model)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [True, True, model, key, key])
-            return [tuple(row) for row in cursor.fetchall()]
+        return hot_reads.fetch_all(sql, [True, True, model, key, key])
 
 
-def _route_sql(quote: Callable[[str], str]) -> str:
+def _route_sql(quote: Callable[[str], str], *, fingerprints: bool = False) -> str:
+    """The freshness check of a route; `fingerprints` as in registry._target_sql."""
+
     def columns(model: type[Any], alias: str) -> str:
+        if fingerprints:
+            return f"md5({alias}::text)"
         return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
 
     def table(model: type[Any]) -> str:
