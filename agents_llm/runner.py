@@ -36,7 +36,7 @@ from pydantic_ai.usage import RunUsage
 
 from agents_llm import metering, output_schema, registry
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, AgentTaskAssignment, RunStatus, TaskConfig
-from tradingagents import events
+from tradingagents import events, row_writes
 
 logger = logging.getLogger(__name__)
 
@@ -205,16 +205,23 @@ class Outcome:
 
 def run_execute(*, run_id: int) -> AgentRun:
     """Claim a queued run and execute it. A run someone else claimed is returned as it is."""
-    claimed = AgentRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=timezone.now()
+    run = row_writes.update_returning(
+        AgentRun, run_id, where={"status": RunStatus.QUEUED},
+        values={"status": RunStatus.RUNNING, "started_at": timezone.now()},
     )
-    run = AgentRun.objects.select_related("agent", "task").get(pk=run_id)
-    if not claimed:
-        return run
+    if run is None:
+        return AgentRun.objects.select_related("agent", "task").get(pk=run_id)
+    # Its agent, task and configs from the cached lookup (one query checks it is current).
+    configs: Sequence[AgentLLMConfig] | None = None
+    try:
+        target = registry.run_target(run.agent_id, run.task_id, load=functools.partial(_agent_and_task, run))
+        run.agent, run.task, configs = target.agent, target.task, target.configs
+    except Exception:  # _prepare tries again, and stores what goes wrong
+        logger.exception("run %s: the lookup of its agent and task failed", run_id)
     events.publish("runs", "run.started", run.pk, run_event_data(run))
     started = time.perf_counter()
     try:
-        runtime, outcome = _prepare(run)
+        runtime, outcome = _prepare(run, configs)
         if runtime is not None:
             # The chain enforces the task's timeout itself; the margin only guards against a
             # wedged event loop, so that a worker thread is never blocked for ever.
@@ -225,6 +232,10 @@ def run_execute(*, run_id: int) -> AgentRun:
         outcome = Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
     _finish(run, outcome, int((time.perf_counter() - started) * 1000))
     return run
+
+
+def _agent_and_task(run: AgentRun) -> tuple[AgentConfig, TaskConfig]:
+    return AgentConfig.objects.get(pk=run.agent_id), TaskConfig.objects.get(pk=run.task_id)
 
 
 class Saturated(Exception):
@@ -302,7 +313,7 @@ def _begin_inline(
         # By id: assigning a TokenUser would load the user to check its class.
         created_by_id=user.pk if user is not None and user.is_authenticated else None,
     )
-    run.save(force_insert=True)
+    row_writes.insert(run)
     # Never queued for a worker, but watchers see the same lifecycle as a worker's run.
     events.publish("runs", "run.queued", run.pk, {**run_event_data(run), "status": RunStatus.QUEUED})
     events.publish("runs", "run.started", run.pk, run_event_data(run))
@@ -433,7 +444,7 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     run.cost, run.cost_note, run.cost_basis = priced.cost, priced.note, priced.basis
     run.latency_ms = latency_ms
     run.finished_at = timezone.now()
-    run.save(update_fields=[
+    row_writes.update(run, [
         "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "fell_back", "input_tokens",
         "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "requests", "cost",
         "cost_note", "cost_basis", "latency_ms", "finished_at", "schema_version",

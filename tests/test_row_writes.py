@@ -1,0 +1,104 @@
+"""The precompiled INSERT/UPDATE of hot rows stores exactly what Model.save() stores."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError
+from django.db.models.signals import post_save
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from agents_llm.models import AgentRun, RunStatus
+from tradingagents import row_writes
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(agent, task, provider) -> AgentRun:
+    return AgentRun(
+        agent=agent, task=task, input={"ticker": "NVDA", "note": "ünïcode ✓"}, prompt="Give a signal for NVDA.",
+        status=RunStatus.RUNNING, started_at=timezone.now(), schema_version=3, provider=provider,
+    )
+
+
+def _finish(run: AgentRun) -> list[str]:
+    run.status = RunStatus.SUCCEEDED
+    run.output = {"signal": "buy", "confidence": 0.75, "nested": [1, None, "x"]}
+    run.attempts = [{"provider": "p", "model": "m", "error_class": "", "message": "answered"}]
+    run.input_tokens, run.output_tokens, run.cache_read_tokens = 120, 30, 64
+    run.cost = Decimal("0.00012345")
+    run.cost_basis = [{"source": "config", "usage": {"input_tokens": 120}}]
+    run.fell_back, run.latency_ms, run.finished_at = True, 42, timezone.now()
+    return ["status", "output", "attempts", "input_tokens", "output_tokens", "cache_read_tokens", "cost",
+            "cost_basis", "fell_back", "latency_ms", "finished_at"]
+
+
+def test_a_run_inserted_and_updated_fast_reads_back_as_one_saved_by_the_orm(agent, task, openai_provider):
+    fast, orm = _run(agent, task, openai_provider), _run(agent, task, openai_provider)
+    row_writes.insert(fast)
+    orm.save(force_insert=True)
+    assert fast.pk and fast.pk != orm.pk and not fast._state.adding and fast.created_at is not None
+
+    row_writes.update(fast, _finish(fast))
+    orm.save(update_fields=_finish(orm))
+
+    stored_fast, stored_orm = AgentRun.objects.get(pk=fast.pk), AgentRun.objects.get(pk=orm.pk)
+    differing = {
+        name for name, value in model_to_dict(stored_fast).items()
+        if name not in ("id", "started_at", "finished_at") and value != model_to_dict(stored_orm)[name]
+    }
+    assert differing == set()
+    assert stored_fast.output == {"signal": "buy", "confidence": 0.75, "nested": [1, None, "x"]}
+    assert stored_fast.cost == Decimal("0.00012345") and stored_fast.finished_at == fast.finished_at
+
+
+def test_updating_a_row_that_is_gone_fails_as_save_does(agent, task, openai_provider):
+    run = _run(agent, task, openai_provider)
+    row_writes.insert(run)
+    AgentRun.objects.filter(pk=run.pk).delete()
+
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        row_writes.update(run, _finish(run))
+    assert not AgentRun.objects.filter(pk=run.pk).exists()
+
+
+def test_a_model_with_save_receivers_still_goes_through_save(agent, task, openai_provider):
+    seen: list[tuple[int, bool]] = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=AgentRun, dispatch_uid="test-row-writes")
+    try:
+        run = _run(agent, task, openai_provider)
+        row_writes.insert(run)
+        row_writes.update(run, _finish(run))
+    finally:
+        post_save.disconnect(dispatch_uid="test-row-writes", sender=AgentRun)
+
+    assert seen == [(run.pk, True), (run.pk, False)]
+    assert AgentRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
+
+
+def test_a_claim_returns_the_row_as_the_orm_reads_it_and_only_once(agent, task, openai_provider):
+    run = _run(agent, task, openai_provider)
+    run.status = RunStatus.QUEUED
+    row_writes.insert(run)
+    row_writes.update(run, _finish(run)[1:])  # every column but the status holds a value to convert
+    now = timezone.now()
+
+    claimed = row_writes.update_returning(
+        AgentRun, run.pk, where={"status": RunStatus.QUEUED}, values={"status": RunStatus.RUNNING, "started_at": now},
+    )
+    again = row_writes.update_returning(
+        AgentRun, run.pk, where={"status": RunStatus.QUEUED}, values={"status": RunStatus.RUNNING, "started_at": now},
+    )
+
+    assert again is None
+    read = AgentRun.objects.get(pk=run.pk)
+    assert model_to_dict(claimed) == model_to_dict(read)
+    assert claimed.status == RunStatus.RUNNING and claimed.started_at == now and claimed.fell_back is True
+    assert claimed.output["nested"] == [1, None, "x"] and claimed.cost == Decimal("0.00012345")
+    assert not claimed._state.adding and claimed.created_at == read.created_at

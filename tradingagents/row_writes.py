@@ -1,0 +1,143 @@
+"""Model.save() for the rows written on every call (a run, a gateway call), without
+building the same SQL every time.
+
+`save()` compiles its INSERT or UPDATE anew for each row: for a run's twenty-odd
+columns that is several times the cost of executing it. Here the statement is
+compiled once per model, column list and database, and each call only converts its
+values the way save() does (each field's pre_save and get_db_prep_save). Models with
+pre_save/post_save receivers, or a database without INSERT ... RETURNING, go through
+save() as before, so signals and primary keys behave the same either way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import DatabaseError, connections, router
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
+
+_VENDORS = ("postgresql", "sqlite")  # where the statements below are what save() sends
+_lock = threading.Lock()
+_statements: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
+
+
+def _plain(model: type[Model]) -> bool:
+    return not pre_save.has_listeners(model) and not post_save.has_listeners(model)
+
+
+def insert(obj: Model) -> None:
+    """obj.save(force_insert=True)."""
+    model = type(obj)
+    alias = router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    if not _plain(model) or connection.vendor not in _VENDORS or not connection.features.can_return_columns_from_insert:
+        obj.save(force_insert=True, using=alias)
+        return
+    meta = model._meta
+    pk = meta.pk
+    key = ("insert", model, connection.vendor)
+    statement = _statements.get(key)
+    if statement is None:
+        fields = tuple(f for f in meta.local_concrete_fields if f is not pk and not getattr(f, "generated", False))
+        quote = connection.ops.quote_name
+        returning, _ = connection.ops.return_insert_columns([pk])
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(_placeholder(f, connection) for f in fields)}) {returning}"
+        )
+        statement = _remember(key, sql, fields)
+    sql, fields = statement
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    setattr(obj, pk.attname, pk.to_python(row[0]))
+    obj._state.adding = False
+    obj._state.db = alias
+
+
+def update(obj: Model, update_fields: Sequence[str]) -> None:
+    """obj.save(update_fields=update_fields) of a row that exists."""
+    model = type(obj)
+    alias = router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    if not _plain(model) or connection.vendor not in _VENDORS:
+        obj.save(update_fields=update_fields, using=alias)
+        return
+    meta = model._meta
+    key = ("update", model, connection.vendor, tuple(update_fields))
+    statement = _statements.get(key)
+    if statement is None:
+        fields = tuple(meta.get_field(name) for name in update_fields)
+        quote = connection.ops.quote_name
+        sql = (
+            f"UPDATE {quote(meta.db_table)} SET "
+            f"{', '.join(f'{quote(f.column)} = {_placeholder(f, connection)}' for f in fields)} "
+            f"WHERE {quote(meta.pk.column)} = %s"
+        )
+        statement = _remember(key, sql, fields)
+    sql, fields = statement
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection=connection) for f in fields]
+    params.append(meta.pk.get_db_prep_value(obj.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount == 0:  # the row is gone: as save() says it
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _placeholder(field: Any, connection: Any) -> str:
+    # As SQLInsertCompiler/SQLUpdateCompiler: a field may wrap its value (BinaryField).
+    return field.get_placeholder(None, None, connection) if hasattr(field, "get_placeholder") else "%s"
+
+
+def _remember(key: tuple[Any, ...], sql: str, fields: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    with _lock:
+        _statements[key] = (sql, fields)
+    return sql, fields
+
+
+def update_returning(model: type[Model], pk: Any, *, where: dict[str, Any], values: dict[str, Any]) -> Model | None:
+    """Set `values` on the row `pk` if its columns still hold `where`, and return the
+    row as it is then (a model instance, like QuerySet.get()), or None when no row
+    matched: a claim in one statement instead of an UPDATE and a SELECT."""
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    meta = model._meta
+    if connection.vendor not in _VENDORS or not connection.features.can_return_columns_from_insert:
+        if not model._default_manager.using(alias).filter(pk=pk, **where).update(**values):
+            return None
+        return model._default_manager.using(alias).get(pk=pk)
+    key = ("update_returning", model, connection.vendor, tuple(values), tuple(where))
+    statement = _statements.get(key)
+    if statement is None:
+        quote = connection.ops.quote_name
+        set_fields = [meta.get_field(name) for name in values]
+        where_fields = [meta.get_field(name) for name in where]
+        sql = (
+            f"UPDATE {quote(meta.db_table)} SET "
+            f"{', '.join(f'{quote(f.column)} = {_placeholder(f, connection)}' for f in set_fields)} "
+            f"WHERE {quote(meta.pk.column)} = %s"
+            f"{''.join(f' AND {quote(f.column)} = %s' for f in where_fields)} "
+            f"RETURNING {', '.join(quote(f.column) for f in meta.concrete_fields)}"
+        )
+        statement = _remember(key, sql, (tuple(set_fields), tuple(where_fields)))
+    sql, (set_fields, where_fields) = statement
+    params = [f.get_db_prep_save(value, connection=connection) for f, value in zip(set_fields, values.values())]
+    params.append(meta.pk.get_db_prep_value(pk, connection))
+    params.extend(f.get_db_prep_value(value, connection) for f, value in zip(where_fields, where.values()))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    converted = []
+    for field, value in zip(meta.concrete_fields, row):
+        # As the SQL compiler reads a column: the backend's converters, then the field's.
+        column = field.get_col(meta.db_table)
+        for converter in (*connection.ops.get_db_converters(column), *column.get_db_converters(connection)):
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(alias, [f.attname for f in meta.concrete_fields], converted)
