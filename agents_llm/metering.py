@@ -21,7 +21,7 @@ from django.utils import timezone
 from agents_llm.models import CallStatus, LLMCall, MeteredSession, SessionStatus
 from providers import catalog
 from providers.catalog import Price
-from tradingagents import events
+from tradingagents import events, row_writes
 from tradingagents.services import token_hash
 
 logger = logging.getLogger(__name__)
@@ -266,7 +266,9 @@ class CallOutcome:
 
 def call_record(outcome: CallOutcome) -> LLMCall:
     """Store one gateway call (one row per client request)."""
-    return LLMCall.objects.create(**outcome.fields())
+    call = LLMCall(**outcome.fields())
+    row_writes.insert(call)  # save(), with its INSERT compiled once
+    return call
 
 
 def call_update(call_id: int, outcome: CallOutcome) -> None:

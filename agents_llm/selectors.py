@@ -9,6 +9,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, RunStatus, TaskConfig
+from tradingagents import hot_reads
 
 
 def agent_llm_configs(agent: AgentConfig | int, *, enabled_only: bool = False) -> QuerySet[AgentLLMConfig]:
@@ -77,22 +78,32 @@ def agent_llm_configs_for_display(agent_id: int) -> list[AgentLLMConfig]:
     Compiling the equivalent ORM query (two provider joins) costs several times the
     query itself; the providers attached here carry only what responses show (name,
     type) and must not be saved."""
+    from django.db import connection
+
     from providers.models import LLMProvider
 
-    configs, providers = AgentLLMConfig._meta.db_table, LLMProvider._meta.db_table
+    quote = connection.ops.quote_name
+    fields = AgentLLMConfig._meta.concrete_fields
+    table, providers = quote(AgentLLMConfig._meta.db_table), quote(LLMProvider._meta.db_table)
+    columns = ", ".join(f"c.{quote(field.column)}" for field in fields)
     sql = (
-        f"SELECT c.*, p.name AS provider_name_, p.provider_type AS provider_type_, f.name AS fallback_name_, "
-        f"f.provider_type AS fallback_type_ FROM {configs} c JOIN {providers} p ON p.id = c.provider_id "
+        f"SELECT {columns}, p.name, p.provider_type, f.name, "
+        f"f.provider_type FROM {table} c JOIN {providers} p ON p.id = c.provider_id "
         f"LEFT JOIN {providers} f ON f.id = c.fallback_provider_id WHERE c.agent_id = %s ORDER BY c.priority"
     )
-    rows = list(AgentLLMConfig.objects.raw(sql, [agent_id]))
+    # A prepared statement on PostgreSQL (tradingagents.hot_reads): planned once per connection.
+    rows = hot_reads.fetch_all(sql, [agent_id])
+    configs = []
     for row in rows:
-        row.provider = LLMProvider(id=row.provider_id, name=row.provider_name_, provider_type=row.provider_type_)
-        if row.fallback_provider_id:
-            row.fallback_provider = LLMProvider(
-                id=row.fallback_provider_id, name=row.fallback_name_, provider_type=row.fallback_type_
+        config = hot_reads.instance(AgentLLMConfig, fields, row[: len(fields)])
+        provider_name, provider_type, fallback_name, fallback_type = row[len(fields):]
+        config.provider = LLMProvider(id=config.provider_id, name=provider_name, provider_type=provider_type)
+        if config.fallback_provider_id:
+            config.fallback_provider = LLMProvider(
+                id=config.fallback_provider_id, name=fallback_name, provider_type=fallback_type
             )
-    return rows
+        configs.append(config)
+    return configs
 
 
 def sessions_with_counts():

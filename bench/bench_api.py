@@ -62,9 +62,9 @@ from providers.services import provider_create
 from tradingagents.services import api_token_create
 
 user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})
-agent = AgentConfig.objects.filter(name="bench-agent").first()
+agent = AgentConfig.objects.filter(name="bench-api-agent").first()
 if agent is None:
-    agent = agent_create(name="bench-agent", role="trader")
+    agent = agent_create(name="bench-api-agent", role="trader")
     offline = LLMProvider.objects.filter(name="bench-offline").first() or provider_create(name="bench-offline", provider_type="offline")
     for priority in range(3):
         llm_config_create(agent=agent, provider=offline, model_name=f"offline-{priority}", priority=priority)
@@ -155,7 +155,8 @@ def main() -> dict[str, float]:
         real_url = f"http://{HOST}:{PORT}/api/v1/agents/{agent_id}/llm-configs"
         import httpx
 
-        assert httpx.get(real_url, headers=auth).json()[0]["provider"] == "bench-offline"
+        first = httpx.get(real_url, headers=auth)
+        assert first.status_code == 200 and first.json()[0]["provider"] == "bench-offline", first.text[:300]
         _measure(bare_url, {})  # warm-up: imports, connections
         _measure(real_url, auth)
         bare, real = [], []

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
+from django.db.models import Model
 
 
 def prepared() -> bool:
@@ -47,3 +48,16 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     if connection.queries_logged:
         connection.queries_log.append({"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - started:.3f}"})
     return rows
+
+
+def instance(model: type[Model], fields: Sequence[Any], values: Sequence[Any], *, using: str = "default") -> Model:
+    """The model instance a row of `fields`' columns reads as, converted the way the
+    ORM converts what it reads (the backend's converters, then the field's)."""
+    db = connections[using]
+    converted = []
+    for field, value in zip(fields, values):
+        column = field.get_col(model._meta.db_table)
+        for converter in (*db.ops.get_db_converters(column), *column.get_db_converters(db)):
+            value = converter(value, column, db)
+        converted.append(value)
+    return model.from_db(using, [f.attname for f in fields], converted)

@@ -19,6 +19,8 @@ from django.db import DatabaseError, connections, router
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 
+from tradingagents import hot_reads
+
 _VENDORS = ("postgresql", "sqlite")  # where the statements below are what save() sends
 _lock = threading.Lock()
 _statements: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
@@ -133,11 +135,4 @@ def update_returning(model: type[Model], pk: Any, *, where: dict[str, Any], valu
         row = cursor.fetchone()
     if row is None:
         return None
-    converted = []
-    for field, value in zip(meta.concrete_fields, row):
-        # As the SQL compiler reads a column: the backend's converters, then the field's.
-        column = field.get_col(meta.db_table)
-        for converter in (*connection.ops.get_db_converters(column), *column.get_db_converters(connection)):
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(alias, [f.attname for f in meta.concrete_fields], converted)
+    return hot_reads.instance(model, meta.concrete_fields, row, using=alias)
