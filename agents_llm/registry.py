@@ -34,6 +34,7 @@ from providers.crypto import UndecryptableSecret
 from providers.models import LLMProvider
 from providers.selectors import resolve_api_key
 from providers.services import provider_mark_undecryptable
+from tradingagents import hot_reads
 
 
 @dataclass(frozen=True)
@@ -324,13 +325,16 @@ class RunTargets:
         self._sql: dict[tuple[str, bool], str] = {}
 
     def get(
-        self, agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]]
+        self, agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]],
+        rows: list[tuple[Any, ...]] | None = None,
     ) -> RunTarget:
         """The target named by the refs (an id, or a name first and then a numeric id,
         as the API names them); `load` resolves them on a miss, and raises what the
-        caller should see when either does not exist."""
+        caller should see when either does not exist. `rows`: what check_statement()
+        read just now, when the caller read it itself (with other work, in one round trip)."""
         key = (agent_ref, task_ref)
-        rows = self._rows(agent_ref, task_ref)
+        if rows is None:
+            rows = hot_reads.fetch_all(*self.check_statement(agent_ref, task_ref))
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == rows:
@@ -355,16 +359,22 @@ class RunTargets:
         with self._lock:
             self._entries.clear()
 
-    def _rows(self, agent_ref: int | str, task_ref: int | str) -> list[tuple[Any, ...]]:
-        from django.db import connection
+    def peek(self, agent_ref: int | str, task_ref: int | str) -> RunTarget | None:
+        """The cached target, unchecked (no query): what a caller may start from while
+        the check runs, and must drop when get() then answers another target."""
+        with self._lock:
+            entry = self._entries.get((agent_ref, task_ref))
+        return entry[1] if entry is not None else None
 
-        from tradingagents import hot_reads
+    def check_statement(self, agent_ref: int | str, task_ref: int | str) -> tuple[str, list[Any]]:
+        """(sql, params) of the one read that tells whether a cached target is current."""
+        from django.db import connection
 
         key = (connection.vendor, hot_reads.prepared())
         sql = self._sql.get(key)
         if sql is None:
             sql = self._sql[key] = _target_sql(connection.ops.quote_name, fingerprints=hot_reads.prepared())
-        return hot_reads.fetch_all(sql, [True, *_ref_params(agent_ref), *_ref_params(task_ref)])
+        return sql, [True, *_ref_params(agent_ref), *_ref_params(task_ref)]
 
 
 def _ref_params(ref: int | str) -> tuple[str, int]:

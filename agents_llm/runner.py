@@ -27,7 +27,7 @@ from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from pydantic_ai import capture_run_messages
@@ -299,21 +299,19 @@ def _begin_inline(
 ) -> tuple[AgentRun, registry.RuntimeAgent | None, Outcome]:
     if authorize is not None:
         authorize()
-    configs: Sequence[AgentLLMConfig] | None = None
-    assigned: bool | None = None
+    # By id: assigning a TokenUser would load the user to check its class.
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    run: AgentRun | None = None
     if agent is None or task is None:
         assert agent_ref is not None and task_ref is not None and resolve is not None
-        target = registry.run_target(agent_ref, task_ref, load=resolve)
+        run, target = _insert_checked(agent_ref, task_ref, resolve, input, user_id, session_id)
         agent, task, configs, assigned = target.agent, target.task, target.configs, target.assigned
-    prompt = _runnable_prompt(agent, task, input, assigned=assigned)
-    now = timezone.now()
-    run = AgentRun(
-        agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.RUNNING,
-        schema_version=task.schema_version, started_at=now, enqueued_at=None, session_id=session_id,
-        # By id: assigning a TokenUser would load the user to check its class.
-        created_by_id=user.pk if user is not None and user.is_authenticated else None,
-    )
-    row_writes.insert(run)
+    else:
+        configs, assigned = None, None
+    if run is None:
+        prompt = _runnable_prompt(agent, task, input, assigned=assigned)
+        run = _running_run(agent, task, input, prompt, user_id, session_id)
+        row_writes.insert(run)
     # Never queued for a worker, but watchers see the same lifecycle as a worker's run.
     events.publish("runs", "run.queued", run.pk, {**run_event_data(run), "status": RunStatus.QUEUED})
     events.publish("runs", "run.started", run.pk, run_event_data(run))
@@ -323,6 +321,49 @@ def _begin_inline(
         logger.exception("run %s failed unexpectedly", run.pk)
         runtime, outcome = None, Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
     return run, runtime, outcome
+
+
+def _running_run(
+    agent: AgentConfig, task: TaskConfig, input: dict[str, Any], prompt: str, user_id: Any, session_id: Any
+) -> AgentRun:
+    return AgentRun(
+        agent=agent, task=task, input=input, prompt=prompt, status=RunStatus.RUNNING,
+        schema_version=task.schema_version, started_at=timezone.now(), enqueued_at=None, session_id=session_id,
+        created_by_id=user_id,
+    )
+
+
+def _insert_checked(
+    agent_ref: int | str, task_ref: int | str, resolve: Callable[[], tuple[AgentConfig, TaskConfig]],
+    input: dict[str, Any], user_id: Any, session_id: Any,
+) -> tuple[AgentRun | None, registry.RunTarget]:
+    """The run of the cached target inserted together with the read that checks the
+    target is current (one round trip on PostgreSQL, see row_writes.insert_after_read),
+    and the target. Should the check find it changed, the row goes and no run is
+    returned: the caller then starts from the current target as if nothing was cached."""
+    cached = registry.run_targets.peek(agent_ref, task_ref)
+    run = None
+    if cached is not None:
+        try:
+            prompt = _runnable_prompt(cached.agent, cached.task, input, assigned=cached.assigned)
+        except ValidationError:
+            cached = None  # perhaps no longer true: the check below decides
+    if cached is None:
+        return None, registry.run_target(agent_ref, task_ref, load=resolve)
+    run = _running_run(cached.agent, cached.task, input, prompt, user_id, session_id)
+    try:
+        rows = row_writes.insert_after_read(run, *registry.run_targets.check_statement(agent_ref, task_ref))
+    except IntegrityError:  # the cached agent or task is gone
+        return None, registry.run_target(agent_ref, task_ref, load=resolve)
+    try:
+        target = registry.run_targets.get(agent_ref, task_ref, load=resolve, rows=rows)
+    except BaseException:  # the agent or task is gone since: so is the run
+        AgentRun.objects.filter(pk=run.pk).delete()
+        raise
+    if target is not cached:
+        AgentRun.objects.filter(pk=run.pk).delete()
+        return None, target
+    return run, target
 
 
 def _prepare(

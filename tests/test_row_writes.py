@@ -102,3 +102,53 @@ def test_a_claim_returns_the_row_as_the_orm_reads_it_and_only_once(agent, task, 
     assert claimed.status == RunStatus.RUNNING and claimed.started_at == now and claimed.fell_back is True
     assert claimed.output["nested"] == [1, None, "x"] and claimed.cost == Decimal("0.00012345")
     assert not claimed._state.adding and claimed.created_at == read.created_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_after_a_read_stores_the_row_and_returns_what_was_read(agent, task, openai_provider):
+    from django.db import connection
+
+    run = _run(agent, task, openai_provider)
+
+    rows = row_writes.insert_after_read(run, "SELECT %s, %s", [7, "seven"])
+
+    assert rows == [(7, "seven")]
+    assert AgentRun.objects.get(pk=run.pk).input == {"ticker": "NVDA", "note": "ünïcode ✓"}
+    assert not connection.in_atomic_block
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_insert_after_a_read_raises_and_leaves_the_connection_usable(agent, task, openai_provider):
+    from django.db import IntegrityError, connection
+
+    run = _run(agent, task, openai_provider)
+    run.agent_id = agent.pk + 10_000  # no such agent
+
+    with pytest.raises(IntegrityError):
+        row_writes.insert_after_read(run, "SELECT 1", [])
+
+    assert AgentRun.objects.count() == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 2")
+        assert cursor.fetchone()[0] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inline_runs_outside_a_transaction_start_from_the_cached_target_and_see_its_changes(
+    agent, task, assignment, offline_config, editor
+):
+    from agents_llm.models import TaskConfig
+    from tests.api_support import ApiClient
+    from tradingagents.services import api_token_create
+
+    client = ApiClient(api_token_create(user=editor)[1])
+    body = {"agent": agent.name, "task": task.name, "input": {"ticker": "NVDA"}}
+    first = client.call("POST", "/runs?wait=true", body)
+    second = client.call("POST", "/runs?wait=true", body)  # from the cached target
+    TaskConfig.objects.filter(pk=task.pk).update(prompt_template="Now {ticker}.")
+    third = client.call("POST", "/runs?wait=true", body)
+
+    assert [r.status_code for r in (first, second, third)] == [200, 200, 200]
+    assert [r.json()["status"] for r in (first, second, third)] == ["succeeded"] * 3
+    assert list(AgentRun.objects.order_by("pk").values_list("prompt", flat=True))[-1] == "Now NVDA."
+    assert AgentRun.objects.count() == 3

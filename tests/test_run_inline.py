@@ -121,3 +121,36 @@ def test_a_database_without_a_free_connection_is_a_503_not_a_500(as_editor, agen
 
     assert_error_shape(response, 503)
     assert response["Retry-After"] == "2"
+
+
+def test_a_task_changed_behind_the_caches_back_runs_as_it_is_now_and_leaves_one_row(
+    as_editor, task, assignment, offline_config
+):
+    from agents_llm.models import TaskConfig
+
+    assert as_editor.call("POST", "/runs?wait=true", RUN).status_code == 200  # the cached target
+    TaskConfig.objects.filter(pk=task.pk).update(prompt_template="Now {ticker}, briefly.")  # no signal
+
+    response = as_editor.call("POST", "/runs?wait=true", RUN)
+
+    assert response.status_code == 200, response.content
+    assert AgentRun.objects.count() == 2
+    assert AgentRun.objects.get(pk=response.json()["id"]).prompt == "Now NVDA, briefly."
+
+
+@pytest.mark.parametrize("change", ["agent disabled", "task deleted"])
+def test_a_target_gone_behind_the_caches_back_is_refused_and_leaves_no_row(
+    as_editor, agent, task, assignment, offline_config, change
+):
+    from agents_llm.models import AgentConfig, TaskConfig
+
+    assert as_editor.call("POST", "/runs?wait=true", RUN).status_code == 200
+    if change == "agent disabled":
+        AgentConfig.objects.filter(pk=agent.pk).update(enabled=False)
+    else:
+        TaskConfig.objects.filter(pk=task.pk).delete()
+
+    response = as_editor.call("POST", "/runs?wait=true", RUN)
+
+    assert response.status_code in (404, 422), response.content
+    assert AgentRun.objects.count() == (1 if change == "agent disabled" else 0)  # a task's runs go with it

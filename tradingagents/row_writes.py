@@ -38,6 +38,62 @@ def insert(obj: Model) -> None:
     if not _plain(model) or connection.vendor not in _VENDORS or not connection.features.can_return_columns_from_insert:
         obj.save(force_insert=True, using=alias)
         return
+    sql, params = _insert_statement(obj, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    _inserted(obj, alias, row[0])
+
+
+def insert_after_read(obj: Model, read_sql: str, read_params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """hot_reads.fetch_all(read_sql, read_params), then insert(obj): the rows read.
+
+    On PostgreSQL (outside a transaction) both go in one round trip (a pipeline), and
+    the INSERT commits without waiting for its flush to disk (synchronous_commit off,
+    for this transaction only). That is only for a row the caller writes again before
+    anyone relies on it: the next, durable commit on the server flushes this one too,
+    and a crash before it loses the row as if it had never been started. A run inserted
+    as `running` is such a row: its final UPDATE commits durably before it answers."""
+    model = type(obj)
+    alias = router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    if (
+        connection.vendor != "postgresql"
+        or not hot_reads.prepared()
+        or connection.in_atomic_block
+        or not _plain(model)
+    ):
+        rows = hot_reads.fetch_all(read_sql, read_params)
+        insert(obj)
+        return rows
+    import psycopg
+
+    sql, params = _insert_statement(obj, connection)
+    with connection.cursor() as django_cursor:  # opens the connection as for any query
+        raw = django_cursor.cursor.connection
+        try:
+            with connection.wrap_database_errors:
+                read, write, control = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
+                with raw.pipeline():
+                    read.execute(read_sql, read_params, prepare=True)
+                    control.execute("BEGIN")
+                    control.execute("SET LOCAL synchronous_commit TO OFF")
+                    write.execute(sql, params)
+                    control.execute("COMMIT")
+                rows, row = read.fetchall(), write.fetchone()
+        except BaseException:
+            # An error aborts the rest of the pipeline, COMMIT included: end the transaction.
+            if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not raw.closed:
+                raw.execute("ROLLBACK")
+            raise
+    if connection.queries_logged:
+        connection.queries_log.extend([{"sql": read_sql, "time": "0"}, {"sql": sql, "time": "0"}])
+    _inserted(obj, alias, row[0])
+    return rows
+
+
+def _insert_statement(obj: Model, connection: Any) -> tuple[str, list[Any]]:
+    model = type(obj)
     meta = model._meta
     pk = meta.pk
     key = ("insert", model, connection.vendor)
@@ -52,11 +108,12 @@ def insert(obj: Model) -> None:
         )
         statement = _remember(key, sql, fields)
     sql, fields = statement
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    setattr(obj, pk.attname, pk.to_python(row[0]))
+    return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+
+
+def _inserted(obj: Model, alias: str, pk_value: Any) -> None:
+    pk = obj._meta.pk
+    setattr(obj, pk.attname, pk.to_python(pk_value))
     obj._state.adding = False
     obj._state.db = alias
 
