@@ -26,7 +26,7 @@ from pydantic_ai.models import Model
 
 from agents_llm import output_schema
 from agents_llm.metering import PriceSource
-from agents_llm.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig
+from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, AgentTaskAssignment, TaskConfig
 from agents_llm.selectors import agent_llm_configs
 from providers import backends
 from providers.catalog import type_info
@@ -376,6 +376,19 @@ class RunTargets:
             sql = self._sql[key] = _target_sql(connection.ops.quote_name, fingerprints=hot_reads.prepared())
         return sql, [True, *_ref_params(agent_ref), *_ref_params(task_ref)]
 
+    def check_statement_of_run(self, run_id: int) -> tuple[str, list[Any]]:
+        """check_statement(run.agent_id, run.task_id) for a run known by its id only:
+        the same rows, read in the same round trip as the run's claim."""
+        from django.db import connection
+
+        key = (connection.vendor, hot_reads.prepared(), "run")
+        sql = self._sql.get(key)
+        if sql is None:
+            sql = self._sql[key] = _target_sql(
+                connection.ops.quote_name, fingerprints=hot_reads.prepared(), by_run=True,
+            )
+        return sql, [True, run_id, run_id]
+
 
 def _ref_params(ref: int | str) -> tuple[str, int]:
     from tradingagents.schemas import MAX_ID
@@ -385,7 +398,7 @@ def _ref_params(ref: int | str) -> tuple[str, int]:
     return "", ref if 1 <= ref <= MAX_ID else -1
 
 
-def _target_sql(quote: Callable[[str], str], *, fingerprints: bool = False) -> str:
+def _target_sql(quote: Callable[[str], str], *, fingerprints: bool = False, by_run: bool = False) -> str:
     """The freshness check of a run target. With `fingerprints` (PostgreSQL) each row
     is read as the md5 of its text, which changes with any column, instead of as its
     columns: the same comparison without sending and decoding the JSON and text."""
@@ -398,6 +411,14 @@ def _target_sql(quote: Callable[[str], str], *, fingerprints: bool = False) -> s
     def table(model: type[Any]) -> str:
         return quote(model._meta.db_table)
 
+    if by_run:  # the agent and task of the run whose id is given (twice)
+        runs = f"{table(AgentRun)} r WHERE r.{quote('id')} = %s"
+        where = (
+            f"a.{quote('id')} = (SELECT r.{quote('agent_id')} FROM {runs}) "
+            f"AND t.{quote('id')} = (SELECT r.{quote('task_id')} FROM {runs})"
+        )
+    else:
+        where = f"(a.{quote('name')} = %s OR a.{quote('id')} = %s) AND (t.{quote('name')} = %s OR t.{quote('id')} = %s)"
     return (
         f"SELECT {columns(AgentConfig, 'a')}, {columns(TaskConfig, 't')}, "
         f"EXISTS (SELECT 1 FROM {table(AgentTaskAssignment)} s WHERE s.{quote('agent_id')} = a.{quote('id')} "
@@ -407,7 +428,7 @@ def _target_sql(quote: Callable[[str], str], *, fingerprints: bool = False) -> s
         f"LEFT JOIN {table(AgentLLMConfig)} c ON c.{quote('agent_id')} = a.{quote('id')} AND c.{quote('enabled')} = %s "
         f"LEFT JOIN {table(LLMProvider)} p ON p.{quote('id')} = c.{quote('provider_id')} "
         f"LEFT JOIN {table(LLMProvider)} f ON f.{quote('id')} = c.{quote('fallback_provider_id')} "
-        f"WHERE (a.{quote('name')} = %s OR a.{quote('id')} = %s) AND (t.{quote('name')} = %s OR t.{quote('id')} = %s) "
+        f"WHERE {where} "
         f"ORDER BY a.{quote('id')}, t.{quote('id')}, c.{quote('priority')}, c.{quote('id')}"
     )
 

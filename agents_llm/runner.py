@@ -205,16 +205,20 @@ class Outcome:
 
 def run_execute(*, run_id: int) -> AgentRun:
     """Claim a queued run and execute it. A run someone else claimed is returned as it is."""
-    run = row_writes.update_returning(
+    # The claim, and the read that checks the cached lookup of its agent, task and
+    # configs, in one round trip on PostgreSQL.
+    read_sql, read_params = registry.run_targets.check_statement_of_run(run_id)
+    run, rows = row_writes.claim_then_read(
         AgentRun, run_id, where={"status": RunStatus.QUEUED},
-        values={"status": RunStatus.RUNNING, "started_at": timezone.now()},
+        values={"status": RunStatus.RUNNING, "started_at": timezone.now()}, read_sql=read_sql, read_params=read_params,
     )
     if run is None:
         return AgentRun.objects.select_related("agent", "task").get(pk=run_id)
-    # Its agent, task and configs from the cached lookup (one query checks it is current).
     configs: Sequence[AgentLLMConfig] | None = None
     try:
-        target = registry.run_target(run.agent_id, run.task_id, load=functools.partial(_agent_and_task, run))
+        target = registry.run_targets.get(
+            run.agent_id, run.task_id, load=functools.partial(_agent_and_task, run), rows=rows,
+        )
         run.agent, run.task, configs = target.agent, target.task, target.configs
     except Exception:  # _prepare tries again, and stores what goes wrong
         logger.exception("run %s: the lookup of its agent and task failed", run_id)

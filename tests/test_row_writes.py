@@ -152,3 +152,37 @@ def test_inline_runs_outside_a_transaction_start_from_the_cached_target_and_see_
     assert [r.json()["status"] for r in (first, second, third)] == ["succeeded"] * 3
     assert list(AgentRun.objects.order_by("pk").values_list("prompt", flat=True))[-1] == "Now NVDA."
     assert AgentRun.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_then_read_outside_a_transaction_claims_once_and_reads_after_it(agent, task, openai_provider):
+    run = _run(agent, task, openai_provider)
+    run.status = RunStatus.QUEUED
+    row_writes.insert(run)
+    claim = {"where": {"status": RunStatus.QUEUED}, "values": {"status": RunStatus.RUNNING, "started_at": timezone.now()}}
+    read = {"read_sql": "SELECT status FROM agent_runs WHERE id = %s", "read_params": [run.pk]}
+
+    claimed, rows = row_writes.claim_then_read(AgentRun, run.pk, **claim, **read)
+    again, nothing = row_writes.claim_then_read(AgentRun, run.pk, **claim, **read)
+
+    assert claimed.pk == run.pk and claimed.status == RunStatus.RUNNING
+    assert claimed.input == {"ticker": "NVDA", "note": "ünïcode ✓"} and claimed.created_at == run.created_at
+    assert rows == [(RunStatus.RUNNING,)]  # the read sees the claim
+    assert (again, nothing) == (None, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_runs_outside_a_transaction_use_the_cached_lookup_and_see_its_changes(
+    agent, task, assignment, offline_config
+):
+    from agents_llm.models import TaskConfig
+    from agents_llm.runner import run_create, run_execute
+
+    runs = [run_create(agent=agent, task=task, input={"ticker": "NVDA"}, enqueue=False) for _ in range(3)]
+    run_execute(run_id=runs[0].pk)
+    run_execute(run_id=runs[1].pk)  # from the cached lookup
+    TaskConfig.objects.filter(pk=task.pk).update(output_retries=5)  # no signal: the check must see it
+    executed = run_execute(run_id=runs[2].pk)
+
+    assert set(AgentRun.objects.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
+    assert executed.task.output_retries == 5

@@ -164,11 +164,64 @@ def update_returning(model: type[Model], pk: Any, *, where: dict[str, Any], valu
     matched: a claim in one statement instead of an UPDATE and a SELECT."""
     alias = router.db_for_write(model)
     connection = connections[alias]
-    meta = model._meta
     if connection.vendor not in _VENDORS or not connection.features.can_return_columns_from_insert:
         if not model._default_manager.using(alias).filter(pk=pk, **where).update(**values):
             return None
         return model._default_manager.using(alias).get(pk=pk)
+    sql, params = _update_returning_statement(model, pk, where, values, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return hot_reads.instance(model, model._meta.concrete_fields, row, using=alias)
+
+
+def claim_then_read(
+    model: type[Model], pk: Any, *, where: dict[str, Any], values: dict[str, Any], read_sql: str, read_params: Sequence[Any],
+) -> tuple[Model | None, list[tuple[Any, ...]] | None]:
+    """update_returning(), then hot_reads.fetch_all(read_sql, read_params): (the row,
+    the rows read), the read skipped (None) when nothing was claimed.
+
+    On PostgreSQL (outside a transaction) both go in one round trip, and the claim
+    commits without waiting for its flush to disk, as in insert_after_read: a claim lost
+    to a crash leaves the row as it was before (a run then stays queued, and the sweep
+    sends it again)."""
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql" or not hot_reads.prepared() or connection.in_atomic_block:
+        claimed = update_returning(model, pk, where=where, values=values)
+        return claimed, (hot_reads.fetch_all(read_sql, read_params) if claimed is not None else None)
+    import psycopg
+
+    sql, params = _update_returning_statement(model, pk, where, values, connection)
+    with connection.cursor() as django_cursor:
+        raw = django_cursor.cursor.connection
+        try:
+            with connection.wrap_database_errors:
+                write, read, control = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
+                with raw.pipeline():
+                    control.execute("BEGIN")
+                    control.execute("SET LOCAL synchronous_commit TO OFF")
+                    write.execute(sql, params)
+                    control.execute("COMMIT")
+                    read.execute(read_sql, read_params, prepare=True)
+                row, rows = write.fetchone(), read.fetchall()
+        except BaseException:
+            if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not raw.closed:
+                raw.execute("ROLLBACK")
+            raise
+    if connection.queries_logged:
+        connection.queries_log.extend([{"sql": sql, "time": "0"}, {"sql": read_sql, "time": "0"}])
+    if row is None:
+        return None, None
+    return hot_reads.instance(model, model._meta.concrete_fields, row, using=alias), rows
+
+
+def _update_returning_statement(
+    model: type[Model], pk: Any, where: dict[str, Any], values: dict[str, Any], connection: Any
+) -> tuple[str, list[Any]]:
+    meta = model._meta
     key = ("update_returning", model, connection.vendor, tuple(values), tuple(where))
     statement = _statements.get(key)
     if statement is None:
@@ -187,9 +240,4 @@ def update_returning(model: type[Model], pk: Any, *, where: dict[str, Any], valu
     params = [f.get_db_prep_save(value, connection=connection) for f, value in zip(set_fields, values.values())]
     params.append(meta.pk.get_db_prep_value(pk, connection))
     params.extend(f.get_db_prep_value(value, connection) for f, value in zip(where_fields, where.values()))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return hot_reads.instance(model, meta.concrete_fields, row, using=alias)
+    return sql, params
