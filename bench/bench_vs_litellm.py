@@ -225,6 +225,14 @@ async def measure_leg(name: str, paths: Paths) -> None:
     inline = statistics.median(samples["POST /api/v1/runs?wait=true"])
     print(f"  inline run {inline / base:.2f}× LiteLLM (target ≤ 1.0×): {'met' if inline <= base else 'NOT met'}; "
           f"ours over bare PydanticAI: {(inline - statistics.median(samples['bare PydanticAI agent.run()'])) * 1e3:+.2f} ms")
+    # How much the ratio moves between rounds (the machine's noise, seen in this run).
+    per_round = [
+        statistics.median(samples["POST /api/v1/runs?wait=true"][i:i + ROUND])
+        / statistics.median(samples[f"LiteLLM {LITELLM_VERSION} pass-through"][i:i + ROUND])
+        for i in range(0, rounds * ROUND, ROUND)
+    ]
+    print(f"  inline run / LiteLLM per round: min {min(per_round):.2f}×, median {statistics.median(per_round):.2f}×, "
+          f"max {max(per_round):.2f}×")
 
     load = {"LiteLLM": paths.litellm, "inline run": paths.inline}
     if paths.gateway_available:
