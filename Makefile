@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# As tradingagents/server.py has them (a test checks they agree).
+SERVE_FLAGS := --loop uvloop --http httptools --ws websockets --lifespan off --no-access-log --timeout-graceful-shutdown 5
 
 .PHONY: install run test bench worker clean
 
@@ -28,7 +30,7 @@ run: install .env
 	$(BIN)/python manage.py seed
 	$(BIN)/python manage.py ensureadmin
 	@echo "Serving admin http://$(HOST):$(PORT)/admin/  API http://$(HOST):$(PORT)/api/docs  websockets ws://$(HOST):$(PORT)/ws/events/"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) tradingagents.asgi:application
+	$(BIN)/uvicorn tradingagents.asgi:application --host $(HOST) --port $(PORT) $(SERVE_FLAGS)
 
 # A separate worker, for the PostgreSQL + Redis set-up (embedded mode needs none).
 worker: install

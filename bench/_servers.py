@@ -1,4 +1,4 @@
-"""Processes the end-to-end benchmarks start: the loopback vendor, our daphne on a
+"""Processes the end-to-end benchmarks start: the loopback vendor, our uvicorn on a
 scratch database (SQLite file, or PostgreSQL with the pool), and the objects a run
 needs (provider pointing at the vendor, agent, task with a 2-field schema, an API
 token of a non-superuser allowed to start runs)."""
@@ -164,11 +164,12 @@ def vendor() -> Iterator[str]:
 
 
 @contextmanager
-def daphne(env: dict[str, str]) -> Iterator[str]:
+def site(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    binary = str(Path(PYTHON).with_name("daphne"))
-    log = os.path.join(tempfile.gettempdir(), f"bench_daphne_{port}.log")
-    with process([binary, "-b", HOST, "-p", str(port), "tradingagents.asgi:application"], env=env, port=port, log=log):
+    from tradingagents import server
+
+    log = os.path.join(tempfile.gettempdir(), f"bench_site_{port}.log")
+    with process(server.command(Path(PYTHON).parent, HOST, port), env=env, port=port, log=log):
         yield f"http://{HOST}:{port}"
 
 

@@ -1,5 +1,5 @@
 """Throughput of GET /api/v1/agents/{id}/llm-configs against a bare ninja endpoint that
-returns a constant, both served by the same daphne process on PostgreSQL, under 20
+returns a constant, both served by the same uvicorn process on PostgreSQL, under 20
 concurrent clients. Target: the real endpoint reaches >= 80% of the bare one (issue 13).
 
     .venv/bin/python bench/bench_api.py            # DATABASE_URL must be postgres://...
@@ -144,9 +144,10 @@ def main() -> dict[str, float]:
     env = _env()
     agent_id, token = _prepare(env)
     auth = {"Authorization": f"Bearer {token}"}
-    daphne = str(Path(sys.executable).with_name("daphne"))
+    from tradingagents.server import command
+
     server = subprocess.Popen(
-        [daphne, "-b", HOST, "-p", str(PORT), "tradingagents.asgi:application"],
+        command(Path(sys.executable).parent, HOST, PORT),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -169,7 +170,7 @@ def main() -> dict[str, float]:
     bare_median, real_median = statistics.median(bare), statistics.median(real)
     ratio = real_median / bare_median
     tool = "wrk" if shutil.which("wrk") else "httpx"
-    print(f"bench_api: daphne + PostgreSQL, {CONCURRENCY} concurrent clients ({tool}), {ROUNDS} rounds of {DURATION_SECONDS:.0f}s")
+    print(f"bench_api: uvicorn + PostgreSQL, {CONCURRENCY} concurrent clients ({tool}), {ROUNDS} rounds of {DURATION_SECONDS:.0f}s")
     print(f"  bare ninja constant          median {bare_median:8.1f} req/s  {[round(x) for x in bare]}")
     print(f"  GET agents/{{id}}/llm-configs  median {real_median:8.1f} req/s  {[round(x) for x in real]}")
     print(f"  ratio {ratio:.0%} (target >= 80%) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}")

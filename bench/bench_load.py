@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py bench_load
     BENCH_LOAD_SECONDS=10 .venv/bin/python bench/bench_load.py
 
-One daphne (DEBUG off) per database leg — SQLite, and PostgreSQL with the pool plus
+One uvicorn (DEBUG off) per database leg — SQLite, and PostgreSQL with the pool plus
 Redis (cache, channel layer, broker) when both are reachable, as in production — in
 front of the loopback vendor (bench/_vendor.py). For each number of clients it prints
 the throughput, p50/p99 latency and the share of answers that were not 2xx (issue 12:
@@ -103,10 +103,10 @@ def main() -> None:
             if name.startswith("postgresql") and redis_ok:
                 extra = {"REDIS_URL": REDIS_URL}
                 name += " + Redis"
-            print(f"--- {name}, daphne (DEBUG off), {SECONDS:.0f} s per step ---", flush=True)
+            print(f"--- {name}, uvicorn (DEBUG off), {SECONDS:.0f} s per step ---", flush=True)
             env = _servers.site_env(database_url, **extra)
             token = _servers.prepare_site(env, vendor_url)
-            with _servers.daphne(env) as site_url:
+            with _servers.site(env) as site_url:
                 asyncio.run(measure(site_url, token))
 
 

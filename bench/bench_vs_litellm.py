@@ -6,7 +6,7 @@
 Starts a loopback OpenAI-compatible vendor (bench/_vendor.py), a LiteLLM proxy in a
 throw-away virtualenv (built on first use in .bench-venvs/, git-ignored, with
 litellm[proxy] pinned exactly: 1.82.7 and 1.82.8 were compromised releases), and our
-daphne with DEBUG off, and times, in interleaved rounds of sequential calls:
+uvicorn with DEBUG off, and times, in interleaved rounds of sequential calls:
 
 - direct: the chat completion straight to the vendor;
 - LiteLLM: the same request through the proxy (no DATABASE_URL, local cost map);
@@ -15,7 +15,7 @@ daphne with DEBUG off, and times, in interleaved rounds of sequential calls:
 - gateway: `POST /v1/chat/completions` with the agent as `model` (when it exists).
 
 Then 20 concurrent clients' throughput through LiteLLM and through our inline run.
-Each database leg (SQLite; PostgreSQL with the pool when reachable) has its own daphne.
+Each database leg (SQLite; PostgreSQL with the pool when reachable) has its own uvicorn.
 Target (issue 13): inline run ≤ 1.0× LiteLLM on both databases.
 """
 
@@ -260,7 +260,7 @@ async def run_legs(vendor_url: str, litellm_url: str) -> None:
             print(f"--- {name} ---", flush=True)
             env = _servers.site_env(database_url)
             token = _servers.prepare_site(env, vendor_url)
-            with _servers.daphne(env) as site_url:
+            with _servers.site(env) as site_url:
                 async with httpx.AsyncClient(limits=limits, timeout=60) as client:
                     await measure_leg(name, Paths(client, vendor_url, litellm_url, site_url, token))
         if len(legs) == 1:
@@ -275,7 +275,7 @@ def main() -> None:
                 "--num_workers", "1"]
         log = Path(tempfile.gettempdir()) / f"bench_litellm_{port}.log"
         with _servers.process(args, env=litellm_env(), port=port, log=str(log)):
-            print(f"vendor {vendor_url}, LiteLLM {LITELLM_VERSION} on :{port}, daphne with DEBUG off")
+            print(f"vendor {vendor_url}, LiteLLM {LITELLM_VERSION} on :{port}, uvicorn with DEBUG off")
             asyncio.run(run_legs(vendor_url, f"http://{_servers.HOST}:{port}"))
 
 

@@ -22,7 +22,7 @@ APP_LABELS = ("providers", "agents_llm", "tradingagents")
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     """On SQLite, a test database in a file rather than in memory, so that the real
-    servers an end-to-end test starts (daphne) can open the database the test wrote."""
+    servers an end-to-end test starts (uvicorn) can open the database the test wrote."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]

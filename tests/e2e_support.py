@@ -1,4 +1,4 @@
-"""Real server processes for end-to-end tests: daphne and `manage.py rundramatiq`,
+"""Real server processes for end-to-end tests: uvicorn and `manage.py rundramatiq`,
 on the test's own PostgreSQL database and Redis, on this helper's loopback ports."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.fake_vendor import free_port
+from tradingagents import server
 
 BASE_DIR = Path(settings.BASE_DIR)
 BIN = Path(sys.executable).parent
@@ -27,7 +28,7 @@ E2E_MARKS = [
     pytest.mark.e2e,
     pytest.mark.skipif(
         not settings.REDIS_URL,
-        reason="end-to-end test of daphne + rundramatiq needs REDIS_URL (the PostgreSQL + Redis leg of .ci/run)",
+        reason="end-to-end test of uvicorn + rundramatiq needs REDIS_URL (the PostgreSQL + Redis leg of .ci/run)",
     ),
     pytest.mark.skipif(
         settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
@@ -83,7 +84,7 @@ def servers(django_db_setup) -> Iterator[int]:
 
 @contextmanager
 def running_servers() -> Iterator[int]:
-    """daphne (its port is yielded) and a separate rundramatiq, stopped by PID after."""
+    """uvicorn (its port is yielded) and a separate rundramatiq, stopped by PID after."""
     import dramatiq
 
     dramatiq.get_broker().flush_all()  # messages left by earlier tests name rows that are gone
@@ -91,18 +92,18 @@ def running_servers() -> Iterator[int]:
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
     env.pop("DRAMATIQ_EMBEDDED_WORKER", None)
     logdir = Path(tempfile.mkdtemp(prefix="e2e-"))
-    daphne_log, worker_log = logdir / "daphne.log", logdir / "worker.log"
+    server_log, worker_log = logdir / "server.log", logdir / "worker.log"
     processes: list[subprocess.Popen] = []
     try:
         processes.append(subprocess.Popen(
-            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradingagents.asgi:application"],
-            cwd=BASE_DIR, env=env, stdout=daphne_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+            server.command(BIN, "127.0.0.1", port),
+            cwd=BASE_DIR, env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         ))
         processes.append(subprocess.Popen(
             [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
             cwd=BASE_DIR, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         ))
-        wait_until(lambda: port_open(port), 30, "daphne", [daphne_log])
+        wait_until(lambda: port_open(port), 30, "uvicorn", [server_log])
         wait_until(lambda: "ready for action" in worker_log.read_text(), 60, "rundramatiq", [worker_log])
         yield port
     finally:

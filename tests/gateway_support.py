@@ -17,6 +17,7 @@ from django.test import Client
 
 from tests.conftest import CANARY_KEY
 from tests.fake_chat import FakeChat
+from tradingagents import server
 from tradingagents.services import api_token_create
 
 URL = "/v1/chat/completions"
@@ -63,7 +64,7 @@ class GatewayClient:
 
     async def astream(self, body: Any) -> tuple[Any, list[Any]]:
         """A streamed call through the ASGI handler, on this test's event loop (a stream
-        is read on the loop that opened it, as under daphne). Returns (response, frames)."""
+        is read on the loop that opened it, as under uvicorn). Returns (response, frames)."""
         from django.test import AsyncClient
 
         response = await AsyncClient().post(URL, data=json.dumps(body), content_type="application/json", headers=self.headers)
@@ -136,8 +137,8 @@ def database_url() -> str:
 
 
 @contextmanager
-def running_daphnes(count: int) -> Iterator[list[int]]:
-    """`count` daphne processes serving the project on the test's database (DEBUG off,
+def running_servers(count: int) -> Iterator[list[int]]:
+    """`count` uvicorn processes serving the project on the test's database (DEBUG off,
     no Redis needed), stopped afterwards; their logs may not hold a 500 or a traceback."""
     from django.conf import settings
 
@@ -152,12 +153,12 @@ def running_daphnes(count: int) -> Iterator[list[int]]:
     try:
         for index in range(count):
             port = free_port(18560 + 3 * index)
-            log = logdir / f"daphne-{index}.log"
+            log = logdir / f"server-{index}.log"
             processes.append(subprocess.Popen(
-                [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradingagents.asgi:application"],
+                server.command(BIN, "127.0.0.1", port),
                 cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
             ))
-            wait_until(lambda port=port: port_open(port), 30, "daphne", [log])
+            wait_until(lambda port=port: port_open(port), 30, "uvicorn", [log])
             ports.append(port)
         yield ports
     finally:

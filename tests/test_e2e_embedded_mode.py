@@ -1,4 +1,4 @@
-"""End to end in embedded mode (`make run` without Redis): one daphne process on a
+"""End to end in embedded mode (`make run` without Redis): one uvicorn process on a
 SQLite file, the StubBroker and its worker thread inside that process, the in-memory
 channel layer. A provider created through the API is validated in the background and
 its statuses arrive live over the websocket."""
@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import CANARY_KEY
 from tests.e2e_support import BASE_DIR, BIN, port_open, stop, wait_until
 from tests.fake_vendor import FakeVendor, free_port
+from tradingagents import server
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +42,13 @@ def embedded_server() -> Iterator[tuple[int, str]]:
     manage("ensureadmin")
     token = manage("createapitoken", "admin").strip()
     port = free_port(18560)
-    log = workdir / "daphne.log"
+    log = workdir / "server.log"
     process = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradingagents.asgi:application"],
+        server.command(BIN, "127.0.0.1", port),
         cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        wait_until(lambda: port_open(port), 30, "daphne", [log])
+        wait_until(lambda: port_open(port), 30, "uvicorn", [log])
         yield port, token
     finally:
         stop([process])

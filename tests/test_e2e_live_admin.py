@@ -1,4 +1,4 @@
-"""End to end in a browser on PostgreSQL + Redis (daphne + rundramatiq): the provider
+"""End to end in a browser on PostgreSQL + Redis (uvicorn + rundramatiq): the provider
 list's validation badge and the agent runs list follow the background work live,
 without a reload."""
 

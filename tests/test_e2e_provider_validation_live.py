@@ -1,4 +1,4 @@
-"""End to end on PostgreSQL + Redis: daphne and a separate `rundramatiq` process; a
+"""End to end on PostgreSQL + Redis: uvicorn and a separate `rundramatiq` process; a
 websocket client subscribed to `providers` sees a provider created through the API go
 pending → validating → valid against a loopback fake vendor."""
 

@@ -1,4 +1,4 @@
-"""The official `openai` SDK, pointed at a real daphne serving the project, completes,
+"""The official `openai` SDK, pointed at a real uvicorn serving the project, completes,
 streams, calls a tool and gets a `json_schema` answer through agents on a loopback
 vendor, and through an agent on `offline` with no network at all."""
 
@@ -12,7 +12,7 @@ import pytest
 from openai import OpenAI
 
 from agents_llm.models import LLMCall
-from tests.gateway_support import caller, make_agent, running_daphnes, vendor, vendor_provider  # noqa: F401
+from tests.gateway_support import caller, make_agent, running_servers, vendor, vendor_provider  # noqa: F401
 from tests.test_gateway_fallback import SIGNAL
 from tests.test_gateway_tools import TOOLS
 from tradingagents.services import api_token_create
@@ -22,15 +22,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def daphne(django_db_setup) -> Iterator[int]:
-    with running_daphnes(1) as ports:
+def site(django_db_setup) -> Iterator[int]:
+    with running_servers(1) as ports:
         yield ports[0]
 
 
 @pytest.fixture
-def sdk(caller, daphne) -> OpenAI:
+def sdk(caller, site) -> OpenAI:
     _, token = api_token_create(user=caller)
-    return OpenAI(base_url=f"http://127.0.0.1:{daphne}/v1", api_key=token, max_retries=0, timeout=30)
+    return OpenAI(base_url=f"http://127.0.0.1:{site}/v1", api_key=token, max_retries=0, timeout=30)
 
 
 @pytest.fixture
@@ -97,10 +97,10 @@ def test_the_sdk_raises_its_own_errors_from_our_error_bodies(sdk, agents):
         bad.chat.completions.create(model="trader", messages=[{"role": "user", "content": "x"}])
 
 
-def test_a_real_server_serves_v1_itself_and_everything_else_through_django(daphne, agents):
+def test_a_real_server_serves_v1_itself_and_everything_else_through_django(site, agents):
     import httpx
 
-    base = f"http://127.0.0.1:{daphne}"
+    base = f"http://127.0.0.1:{site}"
     unknown = httpx.post(f"{base}/v1/embeddings", json={})
     wrong_host = httpx.get(f"{base}/v1/models", headers={"Host": "evil.example"})
     health = httpx.get(f"{base}/api/v1/health")

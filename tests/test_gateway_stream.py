@@ -8,7 +8,7 @@ import pytest
 from agents_llm.models import LLMCall
 from tests.gateway_support import caller, gateway, make_agent, user_message, vendor, vendor_provider  # noqa: F401
 
-# Streams are read on the event loop that opened them, as daphne does: async tests.
+# Streams are read on the event loop that opened them, as uvicorn does: async tests.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

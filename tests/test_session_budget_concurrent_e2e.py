@@ -1,5 +1,5 @@
 """Budgets hold under concurrency: 50 simultaneous gateway calls in one session, spread
-over several daphne processes, never spend more than the budget; every refusal is a
+over several uvicorn processes, never spend more than the budget; every refusal is a
 402 budget_exceeded, nothing is a 5xx, and the session's totals equal its calls."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from django.db.models import Sum
 
 from agents_llm.metering import session_create
 from agents_llm.models import LLMCall, MeteredSession
-from tests.gateway_support import caller, make_agent, running_daphnes, vendor, vendor_provider  # noqa: F401
+from tests.gateway_support import caller, make_agent, running_servers, vendor, vendor_provider  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CALLS = 50
-DAPHNES = 3
+SERVERS = 3
 
 
 def _fire(ports: list[int], token: str) -> list[httpx.Response]:
@@ -54,7 +54,7 @@ def test_a_token_budget_holds_under_50_concurrent_calls(caller, vendor, vendor_p
     make_agent("trader", vendor_provider, "vendor-trader")
     session, token = session_create(owner=caller, name="concurrent tokens", budget_tokens=2000)
 
-    with running_daphnes(DAPHNES) as ports:
+    with running_servers(SERVERS) as ports:
         responses = _fire(ports, token)
 
     _check(responses, session)
@@ -67,7 +67,7 @@ def test_a_usd_budget_holds_under_50_concurrent_calls(caller, vendor, vendor_pro
                cost_per_1k_input_tokens=Decimal("0.01"), cost_per_1k_output_tokens=Decimal("0.02"))
     session, token = session_create(owner=caller, name="concurrent dollars", budget_usd=Decimal("0.012"))
 
-    with running_daphnes(DAPHNES) as ports:
+    with running_servers(SERVERS) as ports:
         responses = _fire(ports, token)
 
     _check(responses, session)

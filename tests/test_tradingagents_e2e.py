@@ -1,5 +1,5 @@
 """The real TradingAgents v0.3.0 (its own virtualenv, a subprocess outside the project)
-runs `propagate("NVDA", "2026-11-20")` through a real daphne serving the seeded roster,
+runs `propagate("NVDA", "2026-11-20")` through a real uvicorn serving the seeded roster,
 whose agents all answer from a loopback OpenAI-compatible vendor at known prices:
 (1) unchanged, configured by the .env that `manage.py tradingagents_env --session`
 prints (a session token): metered under `quick` and `deep`; (2) routed per role by
@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from agents_llm.metering import session_create
 from agents_llm.models import AgentAlias, AgentConfig, LLMCall, MeteredSession, alias_key
-from tests.gateway_support import caller, running_daphnes, vendor, vendor_provider  # noqa: F401
+from tests.gateway_support import caller, running_servers, vendor, vendor_provider  # noqa: F401
 from tests.test_browser_schema_builder import SCREENSHOTS, browser, page  # noqa: F401
 from tests.tradingagents_support import DEEP_NODES, NODES, RATINGS, configure_args, run_driver, ta_python, zero_change_env
 from tradingagents.services import api_token_create
@@ -54,7 +54,7 @@ def world(caller, vendor_provider) -> str:  # noqa: F811
 
 @pytest.fixture
 def server(world, django_db_setup) -> Iterator[str]:
-    with running_daphnes(1) as ports:
+    with running_servers(1) as ports:
         yield f"http://127.0.0.1:{ports[0]}"
 
 

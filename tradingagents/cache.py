@@ -1,6 +1,6 @@
 """One Redis connection pool per process for Django's cache.
 
-Django builds a cache object per thread, and under daphne every request runs in a
+Django builds a cache object per thread, and under uvicorn every request runs in a
 thread of its own, so the stock backend opened a new Redis connection for almost every
 request that touched the cache (a throttle, a token lookup)."""
 

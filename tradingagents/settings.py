@@ -54,7 +54,6 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -114,7 +113,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # which otherwise dominates a run's two writes.
     DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
-    # Under daphne every request runs in its own thread, so persistent connections
+    # Under ASGI every sync request runs in a thread of its own, so persistent connections
     # (CONN_MAX_AGE) would pile up one per thread, and a fresh connection per request
     # costs ~7 ms. A psycopg pool reuses connections across threads instead.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -135,7 +134,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis switches the channel layer, the broker and the cache together.
 REDIS_URL = env.str("REDIS_URL", default="")
-# Connections each Redis client of a process may open. Under daphne every request has
+# Connections each Redis client of a process may open. Under ASGI every request has
 # a thread of its own, so the cache's pool blocks (up to REDIS_POOL_TIMEOUT seconds)
 # rather than failing when a burst wants more; the broker's pool is as large.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=300)
@@ -271,7 +270,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
+        "uvicorn.error": {"level": "WARNING"},
     },
 }
 
