@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 CONCURRENCY = 20
 DURATION_SECONDS = float(os.environ.get("BENCH_API_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "3"))
