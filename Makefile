@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # As tradingagents/server.py has them (a test checks they agree).
-SERVE_FLAGS := --loop uvloop --http httptools --ws websockets --lifespan off --no-access-log --timeout-graceful-shutdown 5
+SERVE_FLAGS := --loop uvloop --http httptools --ws websockets-sansio --lifespan off --no-access-log --timeout-graceful-shutdown 5
 
 .PHONY: install run test bench worker clean
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 APPLICATION = "tradingagents.asgi:application"
 FLAGS = (
-    "--loop", "uvloop", "--http", "httptools", "--ws", "websockets", "--lifespan", "off",
+    "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--lifespan", "off",
     "--no-access-log", "--timeout-graceful-shutdown", "5",
 )
 
