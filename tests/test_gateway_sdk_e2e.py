@@ -110,3 +110,20 @@ def test_a_real_server_serves_v1_itself_and_everything_else_through_django(site,
     assert wrong_host.status_code == 400 and wrong_host.json()["error"]["code"] == "invalid_host"
     assert health.status_code == 200
     assert too_big.status_code == 401  # who may call is decided before the body is read
+
+
+def test_a_whole_answer_comes_with_its_content_length_and_a_stream_chunked(site, caller, agents):
+    import httpx
+
+    _, token = api_token_create(user=caller)
+    url, auth = f"http://127.0.0.1:{site}/v1/chat/completions", {"Authorization": f"Bearer {token}"}
+    body = {"model": "reflector", "messages": [{"role": "user", "content": "Lessons?"}]}
+
+    whole = httpx.post(url, json=body, headers=auth)
+    streamed = httpx.post(url, json={**body, "stream": True}, headers=auth)
+
+    assert whole.status_code == 200 and whole.json()["choices"][0]["message"]["content"]
+    assert whole.headers["content-length"] == str(len(whole.content))
+    assert "transfer-encoding" not in whole.headers
+    assert streamed.status_code == 200 and streamed.headers.get("transfer-encoding") == "chunked"
+    assert streamed.text.rstrip().endswith("data: [DONE]")

@@ -95,6 +95,10 @@ async def _read_body(receive: Any) -> tuple[bytes, bool]:
 
 
 async def _send(response: HttpResponse, send: Any) -> None:
+    if not response.streaming and not response.has_header("Content-Length"):
+        # As Django's CommonMiddleware sets it (this path skips the middleware): else
+        # the server sends a whole answer chunked.
+        response["Content-Length"] = str(len(response.content))
     headers = [(name.encode("latin1"), str(value).encode("latin1")) for name, value in response.items()]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     if response.streaming:
