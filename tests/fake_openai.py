@@ -17,8 +17,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.loopback import JsonHandler, Loopback
 
 PORT_RANGE = range(18300, 18400)  # this helper's loopback ports
 
@@ -32,11 +33,9 @@ class Recorded:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(Loopback):
     scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
-    port: int = 0
-    _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -60,12 +59,7 @@ class FakeOpenAI:
     def start(self) -> FakeOpenAI:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -79,38 +73,13 @@ class FakeOpenAI:
                     time.sleep(step["delay"])  # a slow vendor, not a test synchronisation
                 if "status" in step:
                     payload = {"error": {"message": step.get("message", "boom"), "type": "server_error"}}
-                    self._send(step["status"], payload)
+                    self._json(step["status"], payload)
                     return
                 content = step["raw"] if "raw" in step else json.dumps(step["answer"])
-                self._send(200, _completion(body, model, content))
+                self._json(200, _completion(body, model, content))
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        last_error: OSError | None = None
-        for port in PORT_RANGE:
-            try:
-                self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-            except OSError as exc:
-                last_error = exc
-                continue
-            self.port = port
-            break
-        else:
-            raise RuntimeError(f"no free loopback port in {PORT_RANGE}") from last_error
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._listen(Handler, PORT_RANGE)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
 
 def _completion(request: dict[str, Any], model: str, content: str) -> dict[str, Any]:
