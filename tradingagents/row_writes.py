@@ -57,37 +57,12 @@ def insert_after_read(obj: Model, read_sql: str, read_params: Sequence[Any]) -> 
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
-    if (
-        connection.vendor != "postgresql"
-        or not hot_reads.prepared()
-        or connection.in_atomic_block
-        or not _plain(model)
-    ):
+    if not _pipelines(connection) or not _plain(model):
         rows = hot_reads.fetch_all(read_sql, read_params)
         insert(obj)
         return rows
-    import psycopg
-
     sql, params = _insert_statement(obj, connection)
-    with connection.cursor() as django_cursor:  # opens the connection as for any query
-        raw = django_cursor.cursor.connection
-        try:
-            with connection.wrap_database_errors:
-                read, write, control = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
-                with raw.pipeline():
-                    read.execute(read_sql, read_params, prepare=True)
-                    control.execute("BEGIN")
-                    control.execute("SET LOCAL synchronous_commit TO OFF")
-                    write.execute(sql, params)
-                    control.execute("COMMIT")
-                rows, row = read.fetchall(), write.fetchone()
-        except BaseException:
-            # An error aborts the rest of the pipeline, COMMIT included: end the transaction.
-            if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not raw.closed:
-                raw.execute("ROLLBACK")
-            raise
-    if connection.queries_logged:
-        connection.queries_log.extend([{"sql": read_sql, "time": "0"}, {"sql": sql, "time": "0"}])
+    row, rows = _write_and_read(connection, sql, params, read_sql, read_params, read_first=True)
     _inserted(obj, alias, row[0])
     return rows
 
@@ -189,33 +164,56 @@ def claim_then_read(
     sends it again)."""
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if connection.vendor != "postgresql" or not hot_reads.prepared() or connection.in_atomic_block:
+    if not _pipelines(connection):
         claimed = update_returning(model, pk, where=where, values=values)
         return claimed, (hot_reads.fetch_all(read_sql, read_params) if claimed is not None else None)
+    sql, params = _update_returning_statement(model, pk, where, values, connection)
+    row, rows = _write_and_read(connection, sql, params, read_sql, read_params, read_first=False)
+    if row is None:
+        return None, None
+    return hot_reads.instance(model, model._meta.concrete_fields, row, using=alias), rows
+
+
+def _pipelines(connection: Any) -> bool:
+    """Whether _write_and_read may pipeline on this connection: PostgreSQL with
+    prepared hot reads, outside a transaction (its own BEGIN/COMMIT would end the
+    caller's)."""
+    return connection.vendor == "postgresql" and hot_reads.prepared() and not connection.in_atomic_block
+
+
+def _write_and_read(
+    connection: Any, sql: str, params: Sequence[Any], read_sql: str, read_params: Sequence[Any], *, read_first: bool,
+) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
+    """(the row `sql` returns, the rows `read_sql` reads) in one round trip: a psycopg
+    pipeline, the write in a transaction of its own that commits without waiting for
+    its flush to disk (synchronous_commit off for it alone), the read prepared, before
+    or after it."""
     import psycopg
 
-    sql, params = _update_returning_statement(model, pk, where, values, connection)
-    with connection.cursor() as django_cursor:
+    with connection.cursor() as django_cursor:  # opens the connection as for any query
         raw = django_cursor.cursor.connection
         try:
             with connection.wrap_database_errors:
-                write, read, control = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
+                read, write, control = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
                 with raw.pipeline():
+                    if read_first:
+                        read.execute(read_sql, read_params, prepare=True)
                     control.execute("BEGIN")
                     control.execute("SET LOCAL synchronous_commit TO OFF")
                     write.execute(sql, params)
                     control.execute("COMMIT")
-                    read.execute(read_sql, read_params, prepare=True)
+                    if not read_first:
+                        read.execute(read_sql, read_params, prepare=True)
                 row, rows = write.fetchone(), read.fetchall()
         except BaseException:
+            # An error aborts the rest of the pipeline, COMMIT included: end the transaction.
             if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not raw.closed:
                 raw.execute("ROLLBACK")
             raise
     if connection.queries_logged:
-        connection.queries_log.extend([{"sql": sql, "time": "0"}, {"sql": read_sql, "time": "0"}])
-    if row is None:
-        return None, None
-    return hot_reads.instance(model, model._meta.concrete_fields, row, using=alias), rows
+        logged = [{"sql": read_sql, "time": "0"}, {"sql": sql, "time": "0"}]
+        connection.queries_log.extend(logged if read_first else logged[::-1])
+    return row, rows
 
 
 def _update_returning_statement(
