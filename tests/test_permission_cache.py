@@ -29,6 +29,14 @@ def client_of(member) -> ApiClient:
     return ApiClient(api_token_create(user=member, name="perm-cache")[1])
 
 
+def _join_agent_editors(member: User) -> Group:
+    """Puts `member` in a new group that may change agents."""
+    group = Group.objects.create(name="agent-editors")
+    group.permissions.add(Permission.objects.get(codename=CHANGE_AGENT))
+    member.groups.add(group)
+    return group
+
+
 def _rename(client: ApiClient, agent, name: str):
     return client.patch(f"/agents/{agent.pk}", {"display_name": name})
 
@@ -36,9 +44,7 @@ def _rename(client: ApiClient, agent, name: str):
 def test_a_permission_granted_through_a_group_lets_the_very_next_call_through(client_of, member, agent):
     assert _rename(client_of, agent, "First").status_code == 403  # the refusal is now cached
 
-    group = Group.objects.create(name="agent-editors")
-    group.permissions.add(Permission.objects.get(codename=CHANGE_AGENT))
-    member.groups.add(group)
+    group = _join_agent_editors(member)
 
     response = _rename(client_of, agent, "Second")
     assert response.status_code == 200, response.content
@@ -46,9 +52,7 @@ def test_a_permission_granted_through_a_group_lets_the_very_next_call_through(cl
 
 
 def test_a_permission_taken_from_the_group_refuses_the_very_next_call(client_of, member, agent):
-    group = Group.objects.create(name="agent-editors")
-    group.permissions.add(Permission.objects.get(codename=CHANGE_AGENT))
-    member.groups.add(group)
+    group = _join_agent_editors(member)
     assert _rename(client_of, agent, "Allowed").status_code == 200
 
     group.permissions.remove(Permission.objects.get(codename=CHANGE_AGENT))
@@ -58,9 +62,7 @@ def test_a_permission_taken_from_the_group_refuses_the_very_next_call(client_of,
 
 
 def test_a_user_made_superuser_or_taken_out_of_a_group_is_seen_at_once(client_of, member, agent):
-    group = Group.objects.create(name="agent-editors")
-    group.permissions.add(Permission.objects.get(codename=CHANGE_AGENT))
-    member.groups.add(group)
+    group = _join_agent_editors(member)
     assert _rename(client_of, agent, "One").status_code == 200
     member.groups.remove(group)
     assert _rename(client_of, agent, "Two").status_code == 403
