@@ -385,7 +385,7 @@ async def create_run(request: HttpRequest, payload: RunIn, wait: bool = False):
 
     if not wait:
         return await sync_to_async(_queue_run)(request, payload)
-    session_id = await sync_to_async(_run_session)(request, payload) if payload.session else None
+    session_id = await runner.db_call(_run_session, request, payload) if payload.session else None
     try:
         run = await runner.run_inline(
             agent_ref=payload.agent, task_ref=payload.task, input=payload.input, user=request.auth,

@@ -346,7 +346,6 @@ def _insert_checked(
     and the target. Should the check find it changed, the row goes and no run is
     returned: the caller then starts from the current target as if nothing was cached."""
     cached = registry.run_targets.peek(agent_ref, task_ref)
-    run = None
     if cached is not None:
         try:
             prompt = _runnable_prompt(cached.agent, cached.task, input, assigned=cached.assigned)
@@ -497,13 +496,6 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     if run.session_id is not None:
         metering.settle(reservation=None, session_id=run.session_id, usage=used, cost=run.cost)
         metering.session_publish(run.session_id)
-
-
-def run_cost(responses: list[tuple[metering.PriceSource, metering.TokenUsage]]) -> tuple[Decimal | None, str]:
-    """Cost of every model response of a run (agents_llm.metering prices it, as it
-    prices gateway calls), with its note."""
-    priced = metering.price_all(responses)
-    return priced.cost, priced.note
 
 
 # The event loops model calls of sync callers run on ----------------------------

@@ -71,7 +71,7 @@ def _leg() -> None:
     from pydantic_ai.messages import ModelResponse, ToolCallPart
     from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-    from agents_llm import output_schema, registry, runner
+    from agents_llm import metering, output_schema, registry, runner
     from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, TaskConfig
     from agents_llm.selectors import agent_llm_configs
     from agents_llm.services import agent_create, assignment_create, llm_config_create, task_create
@@ -163,7 +163,7 @@ def _leg() -> None:
         text = runner.render_prompt(task.prompt_template, {"ticker": "NVDA"})
         outcome = runner.Outcome()
         runner._loop.run(runner._execute_chain(entry, text, outcome, timeout=task.timeout_seconds))
-        runner.run_cost(outcome.responses)
+        metering.price_all(outcome.responses)
         [attempt.as_dict() for attempt in outcome.attempts]
         elapsed = time.perf_counter() - t
         assert outcome.output == ANSWER

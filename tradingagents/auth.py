@@ -55,12 +55,17 @@ def user_for_token(token: str) -> AbstractBaseUser | None:
         if seconds:
             safe_set(key, tuple(entry), seconds)
     token_id, user_id, last_used_at = entry
-    now = timezone.now()
-    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+    if _last_use_stale(last_used_at):
+        now = timezone.now()
         APIToken.objects.filter(pk=token_id).update(last_used_at=now)
         if seconds:
             safe_set(key, (token_id, user_id, now), seconds)
     return TokenUser(user_id)
+
+
+def _last_use_stale(last_used_at: Any) -> bool:
+    """Whether a token's last_used_at is due to be written again."""
+    return last_used_at is None or timezone.now() - last_used_at > LAST_USED_RESOLUTION
 
 
 class TokenUser(SimpleLazyObject):
@@ -187,7 +192,7 @@ def _cached_user_for_token(token: str) -> AbstractBaseUser | None:
     if not token or not getattr(settings, "API_TOKEN_CACHE_SECONDS", 30) or not isinstance(cache, LocMemCache):
         return None
     entry = cache.get(token_cache_key(token_hash(token)))
-    if entry is None or entry[2] is None or timezone.now() - entry[2] > LAST_USED_RESOLUTION:
+    if entry is None or _last_use_stale(entry[2]):
         return None
     return TokenUser(entry[1])
 

@@ -19,10 +19,10 @@ from django.views.decorators.csrf import csrf_exempt
 from agents_llm import metering
 from agents_llm.gateway import forward, protocol
 from agents_llm.gateway.budget import Meter
-from agents_llm.runner import db_call
 from agents_llm.gateway.errors import GatewayError, unauthorized
 from agents_llm.gateway.routing import Route, route_for
 from agents_llm.metering import CallOutcome, TokenUsage
+from agents_llm.runner import db_call
 from agents_llm.models import AgentConfig, CallStatus, LLMCall, MeteredSession, SessionStatus
 from tradingagents.auth import user_for_token
 
