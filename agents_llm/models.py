@@ -306,8 +306,10 @@ class RunStatus(models.TextChoices):
 
 
 class AgentRun(models.Model):
-    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="runs")
-    task = models.ForeignKey(TaskConfig, on_delete=models.CASCADE, related_name="runs")
+    # Looked up through the (agent, -created_at) and (task, -created_at) indexes below: an
+    # index of their own would only cost every write.
+    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="runs", db_index=False)
+    task = models.ForeignKey(TaskConfig, on_delete=models.CASCADE, related_name="runs", db_index=False)
     input = models.JSONField(default=dict, blank=True)
     prompt = models.TextField(blank=True)
     output = models.JSONField(null=True, blank=True)
@@ -427,13 +429,14 @@ class LLMCall(models.Model):
     """One request to the OpenAI-compatible gateway. Prompt and answer text are never
     stored: only who asked, what answered, and what it cost."""
 
-    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="calls")
+    # Looked up through the (agent, -created_at) index below.
+    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="calls", db_index=False)
     alias = models.CharField(max_length=200, blank=True, help_text="The model name the client asked for.")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    session = models.ForeignKey(
-        MeteredSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    session = models.ForeignKey(  # looked up through the (session, agent) index below
+        MeteredSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls", db_index=False,
     )
     provider = models.ForeignKey(
         LLMProvider, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls",
