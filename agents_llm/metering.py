@@ -267,7 +267,7 @@ class CallOutcome:
 def call_record(outcome: CallOutcome) -> LLMCall:
     """Store one gateway call (one row per client request)."""
     call = LLMCall(**outcome.fields())
-    row_writes.insert(call)  # save(), with its INSERT compiled once
+    row_writes.insert(call, result=True)  # save(), with its INSERT compiled once
     return call
 
 

@@ -492,7 +492,7 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
         "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "fell_back", "input_tokens",
         "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "requests", "cost",
         "cost_note", "cost_basis", "latency_ms", "finished_at", "schema_version",
-    ])
+    ], result=True)
     if run.session_id is not None:
         metering.settle(reservation=None, session_id=run.session_id, usage=used, cost=run.cost)
         metering.session_publish(run.session_id)

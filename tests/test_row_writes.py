@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import DatabaseError
 from django.db.models.signals import post_save
 from django.forms.models import model_to_dict
@@ -110,7 +112,7 @@ def test_an_insert_after_a_read_stores_the_row_and_returns_what_was_read(agent, 
 
     run = _run(agent, task, openai_provider)
 
-    rows = row_writes.insert_after_read(run, "SELECT %s, %s", [7, "seven"])
+    rows = row_writes.insert_after_read(run, "SELECT CAST(%s AS integer), CAST(%s AS text)", [7, "seven"])
 
     assert rows == [(7, "seven")]
     assert AgentRun.objects.get(pk=run.pk).input == {"ticker": "NVDA", "note": "ünïcode ✓"}
@@ -186,3 +188,145 @@ def test_worker_runs_outside_a_transaction_use_the_cached_lookup_and_see_its_cha
 
     assert set(AgentRun.objects.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
     assert executed.task.output_retries == 5
+
+
+# Result rows: on PostgreSQL they commit without waiting for their flush to disk ------
+
+postgresql_only = pytest.mark.skipif(
+    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="synchronous_commit is PostgreSQL's; SQLite's WAL with synchronous=NORMAL never waits",
+)
+
+
+@pytest.fixture
+def transactions(monkeypatch):
+    """The statements sent to PostgreSQL, as transactions: a message of several
+    statements is one (PostgreSQL runs it as one), a single statement its own."""
+    import psycopg
+
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def spy(self, query, *args, **kwargs):
+        sent.append(query if isinstance(query, str) else str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+
+    def transactions() -> list[list[str]]:
+        # A prepared statement counts as the statement it runs.
+        prepared = dict(m.groups() for message in sent if (m := re.match(r"PREPARE (\w+) AS (.*)", message, re.DOTALL)))
+        return [
+            [prepared.get(m.group(1), statement) if (m := re.match(r"EXECUTE (\w+)", statement)) else statement
+             for statement in message.split("; ")]
+            for message in sent if not message.startswith("PREPARE ")
+        ]
+
+    transactions.sent = sent  # as sent, prepared statements unresolved
+    return transactions
+
+
+def _committed_unflushed(transactions: list[list[str]], starts: str) -> list[bool]:
+    """For each transaction with a statement that starts with `starts`: whether it
+    committed without waiting for the flush."""
+    return [
+        "SET LOCAL synchronous_commit TO OFF" in statements
+        for statements in transactions if any(statement.startswith(starts) for statement in statements)
+    ]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_result_rows_commit_without_waiting_for_the_flush_and_store_what_save_stores(
+    agent, task, openai_provider, transactions
+):
+    fast, orm = _run(agent, task, openai_provider), _run(agent, task, openai_provider)
+    row_writes.insert(fast, result=True)
+    orm.save(force_insert=True)
+    row_writes.update(fast, _finish(fast), result=True)
+    orm.save(update_fields=_finish(orm))
+
+    stored_fast, stored_orm = AgentRun.objects.get(pk=fast.pk), AgentRun.objects.get(pk=orm.pk)
+    assert {
+        name for name, value in model_to_dict(stored_fast).items()
+        if name not in ("id", "started_at", "finished_at") and value != model_to_dict(stored_orm)[name]
+    } == set()
+    # Each: the result row, then the ORM's, which waits as every other commit does.
+    assert _committed_unflushed(transactions(), 'INSERT INTO "agent_runs"') == [True, False]
+    assert _committed_unflushed(transactions(), 'UPDATE "agent_runs"') == [True, False]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_result_row_that_is_gone_fails_as_save_does_and_leaves_the_connection_usable(agent, task, openai_provider):
+    from django.db import connection
+
+    run = _run(agent, task, openai_provider)
+    row_writes.insert(run)
+    AgentRun.objects.filter(pk=run.pk).delete()
+
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        row_writes.update(run, _finish(run), result=True)
+    assert not AgentRun.objects.filter(pk=run.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 2")
+        assert cursor.fetchone()[0] == 2
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_finished_runs_and_gateway_calls_wait_for_the_flush_when_durable_results_are_asked(
+    agent, task, assignment, offline_config, settings, transactions
+):
+    from agents_llm.metering import CallOutcome, call_record
+    from agents_llm.runner import run_create, run_execute
+
+    settings.DATABASE_DURABLE_RESULTS = False
+    fast = run_execute(run_id=run_create(agent=agent, task=task, input={"ticker": "NVDA"}, enqueue=False).pk)
+    call_record(CallOutcome(agent_id=agent.pk, alias="trader", user_id=None))
+    settings.DATABASE_DURABLE_RESULTS = True
+    durable = run_execute(run_id=run_create(agent=agent, task=task, input={"ticker": "AAPL"}, enqueue=False).pk)
+    call_record(CallOutcome(agent_id=agent.pk, alias="trader", user_id=None))
+
+    assert [fast.status, durable.status] == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
+    assert set(AgentRun.objects.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
+    # Each run: its claim (never a result, always unflushed), then its final UPDATE.
+    assert _committed_unflushed(transactions(), 'UPDATE "agent_runs"') == [True, True, True, False]
+    assert _committed_unflushed(transactions(), 'INSERT INTO "llm_calls"') == [True, False]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_prepared_statements_the_server_forgot_writes_once_and_prepares_no_more(
+    agent, task, openai_provider, transactions
+):
+    from django.db import connection
+
+    first = _run(agent, task, openai_provider)
+    row_writes.insert(first, result=True)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL does
+    second = _run(agent, task, openai_provider)
+    row_writes.insert(second, result=True)
+    sent_before_update = len(transactions.sent)
+    row_writes.update(second, _finish(second), result=True)
+
+    assert AgentRun.objects.count() == 2
+    assert AgentRun.objects.get(pk=second.pk).status == RunStatus.SUCCEEDED
+    assert not any("PREPARE" in message for message in transactions.sent[sent_before_update:])
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_without_prepared_hot_reads_a_batch_sends_its_statements_as_they_are(
+    agent, task, openai_provider, settings, transactions
+):
+    settings.DATABASE_PREPARED_HOT_READS = False
+    run = _run(agent, task, openai_provider)
+
+    rows = row_writes.insert_after_read(run, "SELECT %s::integer", [7])
+    row_writes.update(run, _finish(run), result=True)
+
+    assert rows == [(7,)] and AgentRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
+    assert transactions.sent and not any(re.search(r"\b(PREPARE|EXECUTE)\b", message) for message in transactions.sent)
+    assert _committed_unflushed(transactions(), 'UPDATE "agent_runs"') == [True]

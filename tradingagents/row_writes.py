@@ -7,14 +7,27 @@ compiled once per model, column list and database, and each call only converts i
 values the way save() does (each field's pre_save and get_db_prep_save). Models with
 pre_save/post_save receivers, or a database without INSERT ... RETURNING, go through
 save() as before, so signals and primary keys behave the same either way.
+
+On PostgreSQL, outside a transaction, a write with its read (insert_after_read,
+claim_then_read) and a result row are each one message to the server, with statements
+prepared once per connection (_write_and_read).
+
+A result row (a finished run, a gateway call: what the caller answers from) commits on
+PostgreSQL without waiting for its flush to disk unless DATABASE_DURABLE_RESULTS is
+set: the guarantee SQLite's WAL with synchronous=NORMAL gives every commit. The row is
+visible at once and survives any crash of this application; only a crash of the
+database server (or its machine) in the next few hundred milliseconds can lose it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import DatabaseError, connections, router
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
@@ -30,8 +43,8 @@ def _plain(model: type[Model]) -> bool:
     return not pre_save.has_listeners(model) and not post_save.has_listeners(model)
 
 
-def insert(obj: Model) -> None:
-    """obj.save(force_insert=True)."""
+def insert(obj: Model, *, result: bool = False) -> None:
+    """obj.save(force_insert=True); a `result` row commits as the module says."""
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
@@ -39,31 +52,34 @@ def insert(obj: Model) -> None:
         obj.save(force_insert=True, using=alias)
         return
     sql, params = _insert_statement(obj, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    if result and _unflushed_results(connection):
+        row = _write_and_read(connection, sql, params)[0].row
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     _inserted(obj, alias, row[0])
 
 
 def insert_after_read(obj: Model, read_sql: str, read_params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """hot_reads.fetch_all(read_sql, read_params), then insert(obj): the rows read.
 
-    On PostgreSQL (outside a transaction) both go in one round trip (a pipeline), and
+    On PostgreSQL (outside a transaction) both go in one message (_write_and_read), and
     the INSERT commits without waiting for its flush to disk (synchronous_commit off,
     for this transaction only). That is only for a row the caller writes again before
-    anyone relies on it: the next, durable commit on the server flushes this one too,
-    and a crash before it loses the row as if it had never been started. A run inserted
-    as `running` is such a row: its final UPDATE commits durably before it answers."""
+    anyone relies on it: any later durable commit on the server flushes this one too,
+    and a crash of the server before it loses the row as if it had never been started.
+    A run inserted as `running` is such a row: its final UPDATE, a result row, follows."""
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
-    if not _pipelines(connection) or not _plain(model):
+    if not _batches(connection) or not _plain(model):
         rows = hot_reads.fetch_all(read_sql, read_params)
         insert(obj)
         return rows
     sql, params = _insert_statement(obj, connection)
-    row, rows = _write_and_read(connection, sql, params, read_sql, read_params, read_first=True)
-    _inserted(obj, alias, row[0])
+    written, rows = _write_and_read(connection, sql, params, read_sql, read_params, read_first=True)
+    _inserted(obj, alias, written.row[0])
     return rows
 
 
@@ -93,8 +109,9 @@ def _inserted(obj: Model, alias: str, pk_value: Any) -> None:
     obj._state.db = alias
 
 
-def update(obj: Model, update_fields: Sequence[str]) -> None:
-    """obj.save(update_fields=update_fields) of a row that exists."""
+def update(obj: Model, update_fields: Sequence[str], *, result: bool = False) -> None:
+    """obj.save(update_fields=update_fields) of a row that exists; a `result` row
+    commits as the module says."""
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
@@ -116,10 +133,14 @@ def update(obj: Model, update_fields: Sequence[str]) -> None:
     sql, fields = statement
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection=connection) for f in fields]
     params.append(meta.pk.get_db_prep_value(obj.pk, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount == 0:  # the row is gone: as save() says it
-            raise DatabaseError("Save with update_fields did not affect any rows.")
+    if result and _unflushed_results(connection):
+        updated = _write_and_read(connection, sql, params)[0].rowcount
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            updated = cursor.rowcount
+    if updated == 0:  # the row is gone: as save() says it
+        raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
 def _placeholder(field: Any, connection: Any) -> str:
@@ -164,56 +185,107 @@ def claim_then_read(
     sends it again)."""
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if not _pipelines(connection):
+    if not _batches(connection):
         claimed = update_returning(model, pk, where=where, values=values)
         return claimed, (hot_reads.fetch_all(read_sql, read_params) if claimed is not None else None)
     sql, params = _update_returning_statement(model, pk, where, values, connection)
-    row, rows = _write_and_read(connection, sql, params, read_sql, read_params, read_first=False)
+    written, rows = _write_and_read(connection, sql, params, read_sql, read_params)
+    row = written.row
     if row is None:
         return None, None
     return hot_reads.instance(model, model._meta.concrete_fields, row, using=alias), rows
 
 
-def _pipelines(connection: Any) -> bool:
-    """Whether _write_and_read may pipeline on this connection: PostgreSQL with
-    prepared hot reads, outside a transaction (its own BEGIN/COMMIT would end the
-    caller's)."""
-    return connection.vendor == "postgresql" and hot_reads.prepared() and not connection.in_atomic_block
+def _batches(connection: Any) -> bool:
+    """Whether _write_and_read may batch on this connection: PostgreSQL, outside a
+    transaction (in one, the batch's commit setting would apply to the caller's)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _unflushed_results(connection: Any) -> bool:
+    """Whether a result row may commit without waiting for its flush: a batch, and
+    DATABASE_DURABLE_RESULTS off."""
+    return _batches(connection) and not settings.DATABASE_DURABLE_RESULTS
+
+
+class _Written(NamedTuple):
+    rowcount: int
+    row: tuple[Any, ...] | None  # the first row the write returned
+
+
+_UNFLUSHED = "SET LOCAL synchronous_commit TO OFF"
+# The statements each connection has prepared (PREPARE, by name), kept with the connection;
+# None for a connection whose server forgot them once.
+_prepared: weakref.WeakKeyDictionary[Any, set[str] | None] = weakref.WeakKeyDictionary()
 
 
 def _write_and_read(
-    connection: Any, sql: str, params: Sequence[Any], read_sql: str, read_params: Sequence[Any], *, read_first: bool,
-) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
-    """(the row `sql` returns, the rows `read_sql` reads) in one round trip: a psycopg
-    pipeline, the write in a transaction of its own that commits without waiting for
-    its flush to disk (synchronous_commit off for it alone), the read prepared, before
-    or after it."""
+    connection: Any, sql: str, params: Sequence[Any], read_sql: str | None = None, read_params: Sequence[Any] = (),
+    *, read_first: bool = False,
+) -> tuple[_Written, list[tuple[Any, ...]]]:
+    """(what the write `sql` did, the rows `read_sql` reads) from one message to the
+    server and one answer: a simple query of several statements, which PostgreSQL runs
+    as one transaction, that commits without waiting for its flush to disk
+    (synchronous_commit off for it alone). The read, if any, goes before or after the
+    write. Both are statements prepared once per connection when hot reads are prepared.
+    (A psycopg pipeline sends each statement as it is queued: the server then wakes up
+    for each, which cost twice as much as this.)"""
     import psycopg
 
     with connection.cursor() as django_cursor:  # opens the connection as for any query
         raw = django_cursor.cursor.connection
-        try:
-            with connection.wrap_database_errors:
-                read, write, control = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
-                with raw.pipeline():
-                    if read_first:
-                        read.execute(read_sql, read_params, prepare=True)
-                    control.execute("BEGIN")
-                    control.execute("SET LOCAL synchronous_commit TO OFF")
-                    write.execute(sql, params)
-                    control.execute("COMMIT")
-                    if not read_first:
-                        read.execute(read_sql, read_params, prepare=True)
-                row, rows = write.fetchone(), read.fetchall()
-        except BaseException:
-            # An error aborts the rest of the pipeline, COMMIT included: end the transaction.
-            if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not raw.closed:
-                raw.execute("ROLLBACK")
-            raise
+        with connection.wrap_database_errors:
+            for attempt in (1, 2):
+                write = _prepared_statement(raw, sql)
+                statements: list[str] = [_UNFLUSHED, write]
+                values: list[Any] = list(params)
+                if read_sql is not None:
+                    read = _prepared_statement(raw, read_sql)
+                    statements.insert(0 if read_first else 2, read)
+                    values = [*read_params, *values] if read_first else [*values, *read_params]
+                cursor = psycopg.ClientCursor(raw)  # binds on the client: several statements are allowed
+                try:
+                    cursor.execute("; ".join(statements), values)
+                except psycopg.errors.InvalidSqlStatementName:
+                    # The server forgot what this connection prepared (a pooler's DISCARD
+                    # ALL, or a pooler in transaction mode, which sends each transaction
+                    # where it likes): nothing was done, since the batch is one transaction.
+                    # This connection's batches no longer prepare.
+                    _prepared[raw] = None
+                    if attempt == 2:
+                        raise
+                    continue
+                break
+            written, rows = _Written(0, None), []
+            for statement in statements:
+                if statement is write:
+                    written = _Written(cursor.rowcount, cursor.fetchone() if cursor.pgresult.ntuples else None)
+                elif statement is not _UNFLUSHED:
+                    rows = cursor.fetchall()
+                cursor.nextset()
     if connection.queries_logged:
-        logged = [{"sql": read_sql, "time": "0"}, {"sql": sql, "time": "0"}]
-        connection.queries_log.extend(logged if read_first else logged[::-1])
-    return row, rows
+        logged = [{"sql": read_sql, "time": "0"}] if read_sql is not None else []
+        logged.insert(1 if read_first else 0, {"sql": sql, "time": "0"})
+        connection.queries_log.extend(logged)
+    return written, rows
+
+
+def _prepared_statement(raw: Any, sql: str) -> str:
+    """`sql` as the batch runs it: EXECUTE of a statement this connection prepared
+    (PREPARE now, the first time), or itself when hot reads are not prepared or this
+    connection's server forgot them once (a pooler). Its parameters (%s) take the types
+    the statement gives them: the columns they are compared with or stored in, or casts."""
+    prepared = _prepared.setdefault(raw, set())
+    if prepared is None or not hot_reads.prepared():
+        return sql
+    count = sql.count("%s")
+    name = "ta_" + hashlib.md5(sql.encode()).hexdigest()[:20]
+    if name not in prepared:
+        numbered = sql.split("%s")
+        text = "".join(part + (f"${i}" if i <= count else "") for i, part in enumerate(numbered, start=1))
+        raw.execute(f"PREPARE {name} AS {text}")
+        prepared.add(name)
+    return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
 
 
 def _update_returning_statement(

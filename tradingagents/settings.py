@@ -120,16 +120,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10,
     }
 _DATABASE_POOL_MAX = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0)
-# The reads every API call and gateway call repeats (a cached route's or run target's
-# freshness check, a token's permissions) run as prepared statements on PostgreSQL:
-# planned once per connection, not on every call (tradingagents.hot_reads). Set false
-# behind a pooler that cannot keep prepared statements (pgbouncer before 1.21).
+# The statements every API call and gateway call repeats (a cached route's or run
+# target's freshness check, a token's permissions, a run's and a call's writes) run as
+# prepared statements on PostgreSQL: planned once per connection, not on every call
+# (tradingagents.hot_reads, tradingagents.row_writes). Set false behind a pooler in
+# transaction mode (pgbouncer), which cannot keep them all.
 DATABASE_PREPARED_HOT_READS = env.bool("DATABASE_PREPARED_HOT_READS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_HOT_READS:
     # Django turns psycopg's preparing off (None). Its own cursors bind on the client
     # and never prepare whatever the threshold, so with one no query is prepared
     # automatically, only those that ask for it (prepare=True).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
+# The row that ends a run and a gateway call's row commit on PostgreSQL without waiting
+# for their flush to disk (synchronous_commit off for those statements alone): what
+# SQLite's WAL with synchronous=NORMAL does for every commit. A crash of this
+# application loses nothing; a crash of the database server may lose the last few
+# hundred milliseconds of them (a worker's run is then run again by the sweep; an inline
+# run, whose caller had its answer, is gone). Budgets and everything an operator saves
+# always wait. True: wait for them too.
+DATABASE_DURABLE_RESULTS = env.bool("DATABASE_DURABLE_RESULTS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis switches the channel layer, the broker and the cache together.
