@@ -54,10 +54,22 @@ def instance(model: type[Model], fields: Sequence[Any], values: Sequence[Any], *
     """The model instance a row of `fields`' columns reads as, converted the way the
     ORM converts what it reads (the backend's converters, then the field's)."""
     db = connections[using]
+    key = (model, tuple(fields), using, db.vendor)
+    plan = _conversions.get(key)
+    if plan is None:
+        columns = [field.get_col(model._meta.db_table) for field in fields]
+        plan = _conversions[key] = (
+            [f.attname for f in fields],
+            [(column, (*db.ops.get_db_converters(column), *column.get_db_converters(db))) for column in columns],
+        )
+    attnames, converters = plan
     converted = []
-    for field, value in zip(fields, values):
-        column = field.get_col(model._meta.db_table)
-        for converter in (*db.ops.get_db_converters(column), *column.get_db_converters(db)):
+    for (column, column_converters), value in zip(converters, values):
+        for converter in column_converters:
             value = converter(value, column, db)
         converted.append(value)
-    return model.from_db(using, [f.attname for f in fields], converted)
+    return model.from_db(using, attnames, converted)
+
+
+# What instance() applies to each column, per model, columns and database (found once).
+_conversions: dict[tuple[Any, ...], tuple[list[str], list[tuple[Any, tuple[Any, ...]]]]] = {}
