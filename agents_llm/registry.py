@@ -322,7 +322,6 @@ class RunTargets:
         self.size = size
         self._entries: OrderedDict[tuple[Any, Any], tuple[list[tuple[Any, ...]], RunTarget]] = OrderedDict()
         self._lock = threading.Lock()
-        self._sql: dict[tuple[str, bool], str] = {}
 
     def get(
         self, agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]],
@@ -368,26 +367,12 @@ class RunTargets:
 
     def check_statement(self, agent_ref: int | str, task_ref: int | str) -> tuple[str, list[Any]]:
         """(sql, params) of the one read that tells whether a cached target is current."""
-        from django.db import connection
-
-        key = (connection.vendor, hot_reads.prepared())
-        sql = self._sql.get(key)
-        if sql is None:
-            sql = self._sql[key] = _target_sql(connection.ops.quote_name, fingerprints=hot_reads.prepared())
-        return sql, [True, *_ref_params(agent_ref), *_ref_params(task_ref)]
+        return hot_reads.statement("run target", _target_sql), [True, *_ref_params(agent_ref), *_ref_params(task_ref)]
 
     def check_statement_of_run(self, run_id: int) -> tuple[str, list[Any]]:
         """check_statement(run.agent_id, run.task_id) for a run known by its id only:
         the same rows, read in the same round trip as the run's claim."""
-        from django.db import connection
-
-        key = (connection.vendor, hot_reads.prepared(), "run")
-        sql = self._sql.get(key)
-        if sql is None:
-            sql = self._sql[key] = _target_sql(
-                connection.ops.quote_name, fingerprints=hot_reads.prepared(), by_run=True,
-            )
-        return sql, [True, run_id, run_id]
+        return hot_reads.statement("run target of a run", _target_of_run_sql), [True, run_id, run_id]
 
 
 def _ref_params(ref: int | str) -> tuple[str, int]:
@@ -398,15 +383,12 @@ def _ref_params(ref: int | str) -> tuple[str, int]:
     return "", ref if 1 <= ref <= MAX_ID else -1
 
 
-def _target_sql(quote: Callable[[str], str], *, fingerprints: bool = False, by_run: bool = False) -> str:
-    """The freshness check of a run target. With `fingerprints` (PostgreSQL) each row
-    is read as the md5 of its text, which changes with any column, instead of as its
-    columns: the same comparison without sending and decoding the JSON and text."""
+def _target_of_run_sql(quote: Callable[[str], str], columns: Callable[[type[Any], str], str]) -> str:
+    return _target_sql(quote, columns, by_run=True)
 
-    def columns(model: type[Any], alias: str) -> str:
-        if fingerprints:
-            return f"md5({alias}::text)"
-        return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+def _target_sql(quote: Callable[[str], str], columns: Callable[[type[Any], str], str], *, by_run: bool = False) -> str:
+    """The freshness check of a run target (see hot_reads.statement)."""
 
     def table(model: type[Any]) -> str:
         return quote(model._meta.db_table)

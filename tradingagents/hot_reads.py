@@ -12,7 +12,7 @@ other, and database errors are Django's.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +48,30 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     if connection.queries_logged:
         connection.queries_log.append({"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - started:.3f}"})
     return rows
+
+
+def statement(name: str, build: Callable[[Callable[[str], str], Callable[[type[Model], str], str]], str]) -> str:
+    """The SQL of a freshness check (a read of every row a cached value was built
+    from), built once per database vendor and preparing mode: `build(quote, columns)`,
+    where `columns(model, alias)` reads a row whole. With prepared reads (PostgreSQL)
+    that is the md5 of the row's text, which changes with any column: the same
+    comparison without sending and decoding the JSON and text."""
+    fingerprints = prepared()
+    key = (name, connection.vendor, fingerprints)
+    sql = _statements.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+
+        def columns(model: type[Model], alias: str) -> str:
+            if fingerprints:
+                return f"md5({alias}::text)"
+            return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+        sql = _statements[key] = build(quote, columns)
+    return sql
+
+
+_statements: dict[tuple[str, str, bool], str] = {}
 
 
 def instance(model: type[Model], fields: Sequence[Any], values: Sequence[Any], *, using: str = "default") -> Model:

@@ -161,7 +161,6 @@ class RouteCache:
         self.size = size
         self._entries: OrderedDict[str, tuple[list[tuple[Any, ...]], Route]] = OrderedDict()
         self._lock = threading.Lock()
-        self._sql: dict[tuple[str, bool], str] = {}
 
     def get(self, model: str) -> Route:
         rows = self._rows(model)
@@ -184,25 +183,14 @@ class RouteCache:
             self._entries.clear()
 
     def _rows(self, model: str) -> list[tuple[Any, ...]]:
-        from django.db import connection
-
         from tradingagents import hot_reads
 
-        vendor = (connection.vendor, hot_reads.prepared())
-        sql = self._sql.get(vendor)
-        if sql is None:
-            sql = self._sql[vendor] = _route_sql(connection.ops.quote_name, fingerprints=hot_reads.prepared())
         key = alias_key(model)
-        return hot_reads.fetch_all(sql, [True, True, model, key, key])
+        return hot_reads.fetch_all(hot_reads.statement("route", _route_sql), [True, True, model, key, key])
 
 
-def _route_sql(quote: Callable[[str], str], *, fingerprints: bool = False) -> str:
-    """The freshness check of a route; `fingerprints` as in registry._target_sql."""
-
-    def columns(model: type[Any], alias: str) -> str:
-        if fingerprints:
-            return f"md5({alias}::text)"
-        return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+def _route_sql(quote: Callable[[str], str], columns: Callable[[type[Any], str], str]) -> str:
+    """The freshness check of a route (see hot_reads.statement)."""
 
     def table(model: type[Any]) -> str:
         return quote(model._meta.db_table)
