@@ -78,7 +78,7 @@ def instance(model: type[Model], fields: Sequence[Any], values: Sequence[Any], *
     """The model instance a row of `fields`' columns reads as, converted the way the
     ORM converts what it reads (the backend's converters, then the field's)."""
     db = connections[using]
-    key = (model, tuple(fields), using, db.vendor)
+    key = (model, tuple(fields), using)
     plan = _conversions.get(key)
     if plan is None:
         columns = [field.get_col(model._meta.db_table) for field in fields]
@@ -95,5 +95,5 @@ def instance(model: type[Model], fields: Sequence[Any], values: Sequence[Any], *
     return model.from_db(using, attnames, converted)
 
 
-# What instance() applies to each column, per model, columns and database (found once).
+# What instance() applies to each column, per model, columns and database alias (found once).
 _conversions: dict[tuple[Any, ...], tuple[list[str], list[tuple[Any, tuple[Any, ...]]]]] = {}

@@ -21,6 +21,7 @@ database server (or its machine) in the next few hundred milliseconds can lose i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import weakref
@@ -232,42 +233,42 @@ def _write_and_read(
     for each, which cost twice as much as this.)"""
     import psycopg
 
+    parts = [(sql, params)]
+    if read_sql is not None:
+        parts.insert(0 if read_first else 1, (read_sql, read_params))
+    write_at = 1 if read_sql is not None and read_first else 0
     with connection.cursor() as django_cursor:  # opens the connection as for any query
         raw = django_cursor.cursor.connection
         with connection.wrap_database_errors:
-            for attempt in (1, 2):
-                write = _prepared_statement(raw, sql)
-                statements: list[str] = [_UNFLUSHED, write]
-                values: list[Any] = list(params)
-                if read_sql is not None:
-                    read = _prepared_statement(raw, read_sql)
-                    statements.insert(0 if read_first else 2, read)
-                    values = [*read_params, *values] if read_first else [*values, *read_params]
-                cursor = psycopg.ClientCursor(raw)  # binds on the client: several statements are allowed
-                try:
-                    cursor.execute("; ".join(statements), values)
-                except psycopg.errors.InvalidSqlStatementName:
-                    # The server forgot what this connection prepared (a pooler's DISCARD
-                    # ALL, or a pooler in transaction mode, which sends each transaction
-                    # where it likes): nothing was done, since the batch is one transaction.
-                    # This connection's batches no longer prepare.
-                    _prepared[raw] = None
-                    if attempt == 2:
-                        raise
-                    continue
-                break
-            written, rows = _Written(0, None), []
-            for statement in statements:
-                if statement is write:
-                    written = _Written(cursor.rowcount, cursor.fetchone() if cursor.pgresult.ntuples else None)
-                elif statement is not _UNFLUSHED:
-                    rows = cursor.fetchall()
+            cursor = psycopg.ClientCursor(raw)  # binds on the client: several statements are allowed
+            try:
+                _send(cursor, raw, parts)
+            except psycopg.errors.InvalidSqlStatementName:
+                # The server forgot what this connection prepared (a pooler's DISCARD ALL,
+                # or a pooler in transaction mode, which sends each transaction where it
+                # likes): nothing was done, since the batch is one transaction. This
+                # connection's batches no longer prepare.
+                _prepared[raw] = None
+                _send(cursor, raw, parts)
+            cursor.nextset()  # past the SET
+            results = []
+            for _ in parts:
+                results.append((cursor.rowcount, cursor.fetchall() if cursor.pgresult.ntuples else []))
                 cursor.nextset()
     if connection.queries_logged:
-        logged = [{"sql": read_sql, "time": "0"}] if read_sql is not None else []
-        logged.insert(1 if read_first else 0, {"sql": sql, "time": "0"})
-        connection.queries_log.extend(logged)
-    return written, rows
+        connection.queries_log.extend({"sql": part[0], "time": "0"} for part in parts)
+    rowcount, returned = results[write_at]
+    rows = results[1 - write_at][1] if read_sql is not None else []
+    return _Written(rowcount, returned[0] if returned else None), rows
+
+
+def _send(cursor: Any, raw: Any, parts: list[tuple[str, Sequence[Any]]]) -> None:
+    """The batch: the commit setting, then each (sql, params) of `parts`, as one query."""
+    statements, values = [_UNFLUSHED], []
+    for sql, params in parts:
+        statements.append(_prepared_statement(raw, sql))
+        values.extend(params)
+    cursor.execute("; ".join(statements), values)
 
 
 def _prepared_statement(raw: Any, sql: str) -> str:
@@ -278,14 +279,21 @@ def _prepared_statement(raw: Any, sql: str) -> str:
     prepared = _prepared.setdefault(raw, set())
     if prepared is None or not hot_reads.prepared():
         return sql
+    name, prepare, execute = _as_prepared(sql)
+    if name not in prepared:
+        raw.execute(prepare)
+        prepared.add(name)
+    return execute
+
+
+@functools.lru_cache(maxsize=256)
+def _as_prepared(sql: str) -> tuple[str, str, str]:
+    """(name, PREPARE, EXECUTE with %s placeholders) of `sql`."""
     count = sql.count("%s")
     name = "ta_" + hashlib.md5(sql.encode()).hexdigest()[:20]
-    if name not in prepared:
-        numbered = sql.split("%s")
-        text = "".join(part + (f"${i}" if i <= count else "") for i, part in enumerate(numbered, start=1))
-        raw.execute(f"PREPARE {name} AS {text}")
-        prepared.add(name)
-    return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+    numbered = "".join(part + (f"${i}" if i <= count else "") for i, part in enumerate(sql.split("%s"), start=1))
+    arguments = f"({', '.join(['%s'] * count)})" if count else ""
+    return name, f"PREPARE {name} AS {numbered}", f"EXECUTE {name}{arguments}"
 
 
 def _update_returning_statement(
