@@ -51,7 +51,7 @@ from agents_llm.schemas import (
     UsageOut,
 )
 from providers.models import LLMProvider
-from tradingagents.auth import require_perm
+from tradingagents.auth import require_perm, require_perm_in_memory
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, Page
 
 router = Router()
@@ -386,11 +386,12 @@ async def create_run(request: HttpRequest, payload: RunIn, wait: bool = False):
     if not wait:
         return await sync_to_async(_queue_run)(request, payload)
     session_id = await runner.db_call(_run_session, request, payload) if payload.session else None
+    # Checked here when this process's memory knows the answer (no database at hand on the loop).
+    authorize = None if require_perm_in_memory(request, RUN_PERM) else functools.partial(_may_run, request)
     try:
         run = await runner.run_inline(
             agent_ref=payload.agent, task_ref=payload.task, input=payload.input, user=request.auth,
-            resolve=functools.partial(_run_target, payload), authorize=functools.partial(_may_run, request),
-            session_id=session_id,
+            resolve=functools.partial(_run_target, payload), authorize=authorize, session_id=session_id,
         )
     except runner.Saturated as exc:
         return JsonResponse(
@@ -399,8 +400,11 @@ async def create_run(request: HttpRequest, payload: RunIn, wait: bool = False):
     return Status(200, run)
 
 
+RUN_PERM = "agents_llm.add_agentrun"
+
+
 def _may_run(request: HttpRequest) -> None:
-    require_perm(request, "agents_llm.add_agentrun")
+    require_perm(request, RUN_PERM)
 
 
 def _run_session(request: HttpRequest, payload: RunIn) -> Any:

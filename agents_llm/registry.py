@@ -99,12 +99,10 @@ class AgentRegistry:
             configs = list(agent_llm_configs(agent, enabled_only=True))
         key = (agent.pk, task.pk)
         fp = fingerprint(agent, task, configs)
+        entry = self._hit(key, fp)
+        if entry is not None:
+            return entry
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.fingerprint == fp:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return entry
             self.misses += 1
             build_lock = self._build_locks.setdefault(key, threading.Lock())
         # One builder per key: concurrent first calls wait for it instead of building too.
@@ -122,6 +120,19 @@ class AgentRegistry:
                 while len(self._entries) > self.size:
                     evicted, _ = self._entries.popitem(last=False)
                     self._build_locks.pop(evicted, None)
+            return entry
+
+    def peek(self, agent: AgentConfig, task: TaskConfig, configs: Sequence[AgentLLMConfig]) -> RuntimeAgent | None:
+        """get_or_create()'s agent when it is built already, else None: never builds."""
+        return self._hit((agent.pk, task.pk), fingerprint(agent, task, configs))
+
+    def _hit(self, key: tuple[Any, Any], fp: tuple[Any, ...]) -> RuntimeAgent | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.fingerprint != fp:
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
             return entry
 
     def stats(self) -> dict[str, int]:
@@ -357,6 +368,17 @@ class RunTargets:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def current(self, agent_ref: int | str, task_ref: int | str, target: RunTarget, rows: list[tuple[Any, ...]]) -> bool:
+        """Whether `target` is the cached one and `rows`, what check_statement() read,
+        show it current: get()'s answer on a hit, without its `load` on a miss."""
+        key = (agent_ref, task_ref)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[1] is not target or entry[0] != rows:
+                return False
+            self._entries.move_to_end(key)
+            return True
 
     def peek(self, agent_ref: int | str, task_ref: int | str) -> RunTarget | None:
         """The cached target, unchecked (no query): what a caller may start from while

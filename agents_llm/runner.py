@@ -267,12 +267,21 @@ async def run_inline(
     worker's run. The agent and task are given, or named by `agent_ref`/`task_ref`
     (id or name) with `resolve` loading them (and raising what a caller should see
     when they do not exist): then the lookup is cached (registry.run_target).
-    `authorize` runs first, with the database at hand.
+    `authorize` runs first, with the database at hand. The statements go from the
+    database threads, or, on PostgreSQL without a session, from this loop: the UPDATE
+    always, and the INSERT too when nothing needs authorizing and the lookup and the
+    built agent are cached (_begin_on_loop).
 
     At most INLINE_RUNS_MAX runs execute at once in a process: a caller waits up to
     INLINE_RUNS_WAIT_SECONDS for a slot, then gets Saturated."""
+    # Without a session to settle, its rows are written from this loop where it can
+    # (PostgreSQL: no hop to a database thread and back, see tradingagents.loop_db).
+    on_loop = session_id is None and row_writes.on_loop(AgentRun)
     async with _inline_slot():
-        run, runtime, outcome = await _db(
+        begun = None
+        if on_loop and authorize is None and agent is None and agent_ref is not None and task_ref is not None:
+            begun = await _begin_on_loop(agent_ref, task_ref, input, _user_id(user))
+        run, runtime, outcome = begun or await _db(
             _begin_inline, agent=agent, task=task, agent_ref=agent_ref, task_ref=task_ref, resolve=resolve,
             input=input, user=user, authorize=authorize, session_id=session_id,
         )
@@ -283,7 +292,14 @@ async def run_inline(
             except Exception as exc:  # a bug must not leave the run 'running' for ever
                 logger.exception("run %s failed unexpectedly", run.pk)
                 outcome = Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
-        await _db(_finish, run, outcome, int((time.perf_counter() - started) * 1000))
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        if on_loop:
+            used = _result(run, outcome, latency_ms)
+            # Stored even if the caller goes now, as a thread's write would be.
+            await asyncio.shield(row_writes.update_on_loop(run, RESULT_FIELDS, result=True))
+            _finished(run, outcome, used)
+        else:
+            await _db(_finish, run, outcome, latency_ms)
     if run.cost is not None:  # as the column holds it: the run answers like one read back
         run.cost = run.cost.quantize(COST_PLACES)
     return run
@@ -303,8 +319,7 @@ def _begin_inline(
 ) -> tuple[AgentRun, registry.RuntimeAgent | None, Outcome]:
     if authorize is not None:
         authorize()
-    # By id: assigning a TokenUser would load the user to check its class.
-    user_id = user.pk if user is not None and user.is_authenticated else None
+    user_id = _user_id(user)
     run: AgentRun | None = None
     if agent is None or task is None:
         assert agent_ref is not None and task_ref is not None and resolve is not None
@@ -316,15 +331,55 @@ def _begin_inline(
         prompt = _runnable_prompt(agent, task, input, assigned=assigned)
         run = _running_run(agent, task, input, prompt, user_id, session_id)
         row_writes.insert(run)
-    # Never queued for a worker, but watchers see the same lifecycle as a worker's run.
-    events.publish("runs", "run.queued", run.pk, {**run_event_data(run), "status": RunStatus.QUEUED})
-    events.publish("runs", "run.started", run.pk, run_event_data(run))
+    _begun(run)
     try:
         runtime, outcome = _prepare(run, configs)
     except Exception as exc:
         logger.exception("run %s failed unexpectedly", run.pk)
         runtime, outcome = None, Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
     return run, runtime, outcome
+
+
+def _begun(run: AgentRun) -> None:
+    # Never queued for a worker, but watchers see the same lifecycle as a worker's run.
+    events.publish("runs", "run.queued", run.pk, {**run_event_data(run), "status": RunStatus.QUEUED})
+    events.publish("runs", "run.started", run.pk, run_event_data(run))
+
+
+def _user_id(user: AbstractBaseUser | None) -> Any:
+    # By id: assigning a TokenUser would load the user to check its class.
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+async def _begin_on_loop(
+    agent_ref: int | str, task_ref: int | str, input: dict[str, Any], user_id: Any
+) -> tuple[AgentRun, registry.RuntimeAgent, Outcome] | None:
+    """_begin_inline without leaving the loop, when its target and built agent are
+    cached and still current: the run's INSERT with the check that they are, one
+    message from a connection of this loop. None when anything needs more (a miss, a
+    change, input the cached target refuses): _begin_inline then does it all, and
+    says what is wrong."""
+    cached = registry.run_targets.peek(agent_ref, task_ref)
+    if cached is None or not cached.configs:
+        return None
+    runtime = registry.registry.peek(cached.agent, cached.task, cached.configs)
+    if runtime is None:
+        return None
+    try:
+        prompt = _runnable_prompt(cached.agent, cached.task, input, assigned=cached.assigned)
+    except ValidationError:
+        return None
+    run = _running_run(cached.agent, cached.task, input, prompt, user_id, None)
+    try:
+        rows = await row_writes.insert_after_read_on_loop(run, *registry.run_targets.check_statement(agent_ref, task_ref))
+    except IntegrityError:  # the cached agent or task is gone
+        return None
+    if not registry.run_targets.current(agent_ref, task_ref, cached, rows):
+        await row_writes.delete_on_loop(run)
+        return None
+    _begun(run)
+    run.schema_version = run.task.schema_version
+    return run, runtime, _outcome_of(cached.configs)
 
 
 def _running_run(
@@ -385,9 +440,12 @@ def _prepare(
     except output_schema.OutputSchemaError as exc:
         return None, Outcome(error=_short(f"The task's output schema is not usable: {exc}"))
     run.schema_version = run.task.schema_version
-    return runtime, Outcome(providers={
-        p.pk: p for c in configs for p in (c.provider, c.fallback_provider) if p is not None
-    })
+    return runtime, _outcome_of(configs)
+
+
+def _outcome_of(configs: Sequence[AgentLLMConfig]) -> Outcome:
+    """The Outcome a run of these configs fills, knowing their providers."""
+    return Outcome(providers={p.pk: p for c in configs for p in (c.provider, c.fallback_provider) if p is not None})
 
 
 async def _execute_run_chain(runtime: registry.RuntimeAgent, run: AgentRun, outcome: Outcome) -> None:
@@ -396,7 +454,16 @@ async def _execute_run_chain(runtime: registry.RuntimeAgent, run: AgentRun, outc
 
 
 def _finish(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
-    _store(run, outcome, latency_ms)
+    used = _result(run, outcome, latency_ms)
+    row_writes.update(run, RESULT_FIELDS, result=True)
+    _finished(run, outcome, used)
+
+
+def _finished(run: AgentRun, outcome: Outcome, used: metering.TokenUsage) -> None:
+    """What follows a run's stored result: its session's usage, and the event."""
+    if run.session_id is not None:
+        metering.settle(reservation=None, session_id=run.session_id, usage=used, cost=run.cost)
+        metering.session_publish(run.session_id)
     provider_name = outcome.answered_by.provider_name if outcome.answered_by else ""
     events.publish("runs", "run.finished", run.pk, run_event_data(run, provider_name=provider_name))
 
@@ -467,7 +534,16 @@ def _short(message: str) -> str:
     return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
 
 
-def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
+# The columns a run's result sets (_result), written in one UPDATE.
+RESULT_FIELDS = (
+    "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "fell_back", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "requests", "cost",
+    "cost_note", "cost_basis", "latency_ms", "finished_at", "schema_version",
+)
+
+
+def _result(run: AgentRun, outcome: Outcome, latency_ms: int) -> metering.TokenUsage:
+    """Set the run's result from its outcome (RESULT_FIELDS); the tokens it used."""
     link = outcome.answered_by
     run.status = RunStatus.SUCCEEDED if link is not None else RunStatus.FAILED
     run.output = outcome.output if link is not None else None
@@ -488,14 +564,7 @@ def _store(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     run.cost, run.cost_note, run.cost_basis = priced.cost, priced.note, priced.basis
     run.latency_ms = latency_ms
     run.finished_at = timezone.now()
-    row_writes.update(run, [
-        "status", "output", "error", "attempts", "provider", "model_name", "synthetic", "fell_back", "input_tokens",
-        "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "requests", "cost",
-        "cost_note", "cost_basis", "latency_ms", "finished_at", "schema_version",
-    ], result=True)
-    if run.session_id is not None:
-        metering.settle(reservation=None, session_id=run.session_id, usage=used, cost=run.cost)
-        metering.session_publish(run.session_id)
+    return used
 
 
 # The event loops model calls of sync callers run on ----------------------------

@@ -40,6 +40,16 @@ def schema_validate_unthrottled(monkeypatch):
     monkeypatch.setattr(validate_throttle, "num_requests", 10**9)
 
 
+@pytest.fixture(autouse=True)
+def loop_connections_closed():
+    """A test's event loop ends with the test: the connections inline runs opened on it
+    (tradingagents.loop_db) go too, or PostgreSQL keeps them until the suite ends."""
+    from tradingagents import loop_db
+
+    yield
+    loop_db.close_all()
+
+
 @pytest.fixture
 def canary_key() -> str:
     return CANARY_KEY

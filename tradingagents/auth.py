@@ -102,6 +102,18 @@ class TokenUser(SimpleLazyObject):
         is_active, is_superuser, perms = self.__dict__["_token_perms"]
         return is_active and (is_superuser or perm in perms)
 
+    def has_perm_in_memory(self, perm: str) -> bool | None:
+        """has_perm(perm) when this process's memory answers it (a local-memory cache,
+        or an earlier check of this request), else None: no I/O, so an event loop may ask."""
+        if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
+            return None
+        if "_token_perms" not in self.__dict__:
+            perms = _local_user_permissions(self.pk)
+            if perms is None:
+                return None
+            self.__dict__["_token_perms"] = perms
+        return self.has_perm(perm)
+
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -125,15 +137,29 @@ def cached_user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
     key = permissions_cache_key(user_id)
     found = safe_get_many([PERMISSIONS_GENERATION_KEY, key])
     generation = found.get(PERMISSIONS_GENERATION_KEY)
-    entry = found.get(key)
-    if generation is not None and entry is not None and entry[0] == generation:
-        return entry[1]
+    perms = _current(generation, found.get(key))
+    if perms is not None:
+        return perms
     if generation is None:
         # None is never a generation (an evicted key must not revive older entries).
         generation = _new_generation()
     perms = user_permissions(user_id)
     safe_set(key, (generation, perms), seconds)
     return perms
+
+
+def _local_user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]] | None:
+    """cached_user_permissions' answer when a local-memory cache holds it, else None."""
+    cache = _local_cache()
+    if cache is None:
+        return None
+    found = cache.get_many([PERMISSIONS_GENERATION_KEY, permissions_cache_key(user_id)])
+    return _current(found.get(PERMISSIONS_GENERATION_KEY), found.get(permissions_cache_key(user_id)))
+
+
+def _current(generation: str | None, entry: Any) -> tuple[bool, bool, frozenset[str]] | None:
+    """A cached permission set, if it was read under the current generation."""
+    return entry[1] if generation is not None and entry is not None and entry[0] == generation else None
 
 
 def _new_generation() -> str:
@@ -182,19 +208,28 @@ def user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
     return bool(rows[0][0]), bool(rows[0][1]), frozenset(f"{app}.{code}" for _, _, app, code in rows if code)
 
 
-def _cached_user_for_token(token: str) -> AbstractBaseUser | None:
+def cached_user_for_token(token: str) -> AbstractBaseUser | None:
     """user_for_token's answer when the process's own memory holds it (a local-memory
     cache, a fresh entry that needs no last_used_at write), else None: no I/O."""
-    from django.core.cache import caches
-    from django.core.cache.backends.locmem import LocMemCache
-
-    cache = caches["default"]
-    if not token or not getattr(settings, "API_TOKEN_CACHE_SECONDS", 30) or not isinstance(cache, LocMemCache):
+    cache = _local_cache()
+    if not token or cache is None:
         return None
     entry = cache.get(token_cache_key(token_hash(token)))
     if entry is None or _last_use_stale(entry[2]):
         return None
     return TokenUser(entry[1])
+
+
+def _local_cache() -> Any:
+    """The cache, when it is in this process's memory and tokens are cached: one read
+    needs no I/O. Else None."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    if not getattr(settings, "API_TOKEN_CACHE_SECONDS", 30) or not isinstance(cache, LocMemCache):
+        return None
+    return cache
 
 
 class TokenAuth(HttpBearer):
@@ -216,7 +251,7 @@ class TokenAuth(HttpBearer):
     async def _authenticate_async(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
         from agents_llm.runner import db_call
 
-        user = _cached_user_for_token(token)
+        user = cached_user_for_token(token)
         if user is None:
             user = await db_call(user_for_token, token)
         return self._accept(request, user)
@@ -263,3 +298,14 @@ def require_perm(request: HttpRequest, *perms: str) -> None:
     missing = [p for p in perms if not user.has_perm(p)]
     if missing:
         raise HttpError(403, f"Permission denied: this needs {', '.join(missing)}.")
+
+
+def require_perm_in_memory(request: HttpRequest, perm: str) -> bool:
+    """require_perm(request, perm) when this process's memory answers it, so that an
+    event loop may ask: True once checked (HttpError 403 when denied), False when the
+    answer needs a read (the caller then calls require_perm where the database is)."""
+    user = request.auth  # type: ignore[attr-defined]
+    if not isinstance(user, TokenUser) or user.has_perm_in_memory(perm) is None:
+        return False
+    require_perm(request, perm)
+    return True

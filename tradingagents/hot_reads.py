@@ -50,6 +50,28 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+async def fetch_all_on_loop(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """fetch_all(), from the caller's event loop, on a connection of it (loop_db): the
+    same rows, prepared or not as there. Only where loop_db.available()."""
+    import psycopg
+
+    from tradingagents import loop_db
+
+    started = time.monotonic()
+    with connection.wrap_database_errors:
+        async with loop_db.connection() as conn:
+            if prepared():
+                cursor = psycopg.AsyncCursor(conn)
+                await cursor.execute(sql, params, prepare=True)
+            else:
+                cursor = psycopg.AsyncClientCursor(conn)
+                await cursor.execute(sql, params)
+            rows = await cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - started:.3f}"})
+    return [tuple(row) for row in rows]
+
+
 def statement(name: str, build: Callable[[Callable[[str], str], Callable[[type[Model], str], str]], str]) -> str:
     """The SQL of a freshness check (a read of every row a cached value was built
     from), built once per database vendor and preparing mode: `build(quote, columns)`,

@@ -10,7 +10,8 @@ save() as before, so signals and primary keys behave the same either way.
 
 On PostgreSQL, outside a transaction, a write with its read (insert_after_read,
 claim_then_read) and a result row are each one message to the server, with statements
-prepared once per connection (_write_and_read).
+prepared once per connection (_write_and_read). The *_on_loop functions send the same
+messages from an async caller's event loop, on its connections (tradingagents.loop_db).
 
 A result row (a finished run, a gateway call: what the caller answers from) commits on
 PostgreSQL without waiting for its flush to disk unless DATABASE_DURABLE_RESULTS is
@@ -33,7 +34,7 @@ from django.db import DatabaseError, connections, router
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 
-from tradingagents import hot_reads
+from tradingagents import hot_reads, loop_db
 
 _VENDORS = ("postgresql", "sqlite")  # where the statements below are what save() sends
 _lock = threading.Lock()
@@ -119,6 +120,18 @@ def update(obj: Model, update_fields: Sequence[str], *, result: bool = False) ->
     if not _plain(model) or connection.vendor not in _VENDORS:
         obj.save(update_fields=update_fields, using=alias)
         return
+    sql, params = _update_statement(obj, update_fields, connection)
+    if result and _unflushed_results(connection):
+        updated = _write_and_read(connection, sql, params)[0].rowcount
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            updated = cursor.rowcount
+    _updated(updated)
+
+
+def _update_statement(obj: Model, update_fields: Sequence[str], connection: Any) -> tuple[str, list[Any]]:
+    model = type(obj)
     meta = model._meta
     key = ("update", model, connection.vendor, tuple(update_fields))
     statement = _statements.get(key)
@@ -134,13 +147,11 @@ def update(obj: Model, update_fields: Sequence[str], *, result: bool = False) ->
     sql, fields = statement
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection=connection) for f in fields]
     params.append(meta.pk.get_db_prep_value(obj.pk, connection))
-    if result and _unflushed_results(connection):
-        updated = _write_and_read(connection, sql, params)[0].rowcount
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            updated = cursor.rowcount
-    if updated == 0:  # the row is gone: as save() says it
+    return sql, params
+
+
+def _updated(rowcount: int) -> None:
+    if rowcount == 0:  # the row is gone: as save() says it
         raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
@@ -233,10 +244,7 @@ def _write_and_read(
     for each, which cost twice as much as this.)"""
     import psycopg
 
-    parts = [(sql, params)]
-    if read_sql is not None:
-        parts.insert(0 if read_first else 1, (read_sql, read_params))
-    write_at = 1 if read_sql is not None and read_first else 0
+    parts = _parts(sql, params, read_sql, read_params, read_first)
     with connection.cursor() as django_cursor:  # opens the connection as for any query
         raw = django_cursor.cursor.connection
         with connection.wrap_database_errors:
@@ -255,35 +263,60 @@ def _write_and_read(
             for _ in parts:
                 results.append((cursor.rowcount, cursor.fetchall() if cursor.pgresult.ntuples else []))
                 cursor.nextset()
+    return _answer(connection, parts, results, read_sql is not None, read_first)
+
+
+def _parts(
+    sql: str, params: Sequence[Any], read_sql: str | None, read_params: Sequence[Any], read_first: bool
+) -> list[tuple[str, Sequence[Any]]]:
+    """The statements of a batch, in order: the write, and the read before or after it."""
+    if read_sql is None:
+        return [(sql, params)]
+    return [(read_sql, read_params), (sql, params)] if read_first else [(sql, params), (read_sql, read_params)]
+
+
+def _answer(
+    connection: Any, parts: list[tuple[str, Sequence[Any]]], results: list[tuple[int, list[Any]]], read: bool,
+    read_first: bool,
+) -> tuple[_Written, list[tuple[Any, ...]]]:
+    """_write_and_read's answer from each part's (rowcount, rows); logged as Django logs queries."""
     if connection.queries_logged:
         connection.queries_log.extend({"sql": part[0], "time": "0"} for part in parts)
+    write_at = 1 if read and read_first else 0
     rowcount, returned = results[write_at]
-    rows = results[1 - write_at][1] if read_sql is not None else []
+    rows = results[1 - write_at][1] if read else []
     return _Written(rowcount, returned[0] if returned else None), rows
 
 
 def _send(cursor: Any, raw: Any, parts: list[tuple[str, Sequence[Any]]]) -> None:
     """The batch: the commit setting, then each (sql, params) of `parts`, as one query."""
-    statements, values = [_UNFLUSHED], []
-    for sql, params in parts:
-        statements.append(_prepared_statement(raw, sql))
-        values.extend(params)
-    cursor.execute("; ".join(statements), values)
-
-
-def _prepared_statement(raw: Any, sql: str) -> str:
-    """`sql` as the batch runs it: EXECUTE of a statement this connection prepared
-    (PREPARE now, the first time), or itself when hot reads are not prepared or this
-    connection's server forgot them once (a pooler). Its parameters (%s) take the types
-    the statement gives them: the columns they are compared with or stored in, or casts."""
-    prepared = _prepared.setdefault(raw, set())
-    if prepared is None or not hot_reads.prepared():
-        return sql
-    name, prepare, execute = _as_prepared(sql)
-    if name not in prepared:
+    query, values, to_prepare = _batch(raw, parts)
+    for name, prepare in to_prepare:
         raw.execute(prepare)
-        prepared.add(name)
-    return execute
+        _prepared[raw].add(name)
+    cursor.execute(query, values)
+
+
+def _batch(
+    raw: Any, parts: list[tuple[str, Sequence[Any]]], *, unflushed: bool = True
+) -> tuple[str, list[Any], list[tuple[str, str]]]:
+    """(the query, its values, the (name, PREPARE) to run on `raw` first) of a batch,
+    which commits without waiting for its flush when `unflushed`.
+    Each statement is EXECUTE of one this connection prepared, or itself when hot
+    reads are not prepared or this connection's server forgot them once (a pooler).
+    Its parameters (%s) take the types the statement gives them: the columns they are
+    compared with or stored in, or casts."""
+    prepared = _prepared.setdefault(raw, set())
+    preparing = prepared is not None and hot_reads.prepared()
+    statements, values, to_prepare = [_UNFLUSHED] if unflushed else [], [], []
+    for sql, params in parts:
+        if preparing:
+            name, prepare, sql = _as_prepared(sql)
+            if name not in prepared:
+                to_prepare.append((name, prepare))
+        statements.append(sql)
+        values.extend(params)
+    return "; ".join(statements), values, to_prepare
 
 
 @functools.lru_cache(maxsize=256)
@@ -319,3 +352,86 @@ def _update_returning_statement(
     params.append(meta.pk.get_db_prep_value(pk, connection))
     params.extend(f.get_db_prep_value(value, connection) for f, value in zip(where_fields, where.values()))
     return sql, params
+
+
+# On the server's event loop (tradingagents.loop_db) --------------------------------
+
+
+def on_loop(model: type[Model]) -> bool:
+    """Whether an async caller may write `model`'s rows with the *_on_loop functions
+    below: the statements they send are what insert/update send (no signals to send),
+    and loop_db has connections for its database."""
+    return _plain(model) and loop_db.available(router.db_for_write(model))
+
+
+async def insert_on_loop(obj: Model, *, result: bool = False) -> None:
+    """insert(), from the caller's event loop."""
+    alias = router.db_for_write(type(obj), instance=obj)
+    sql, params = _insert_statement(obj, connections[alias])
+    unflushed = result and not settings.DATABASE_DURABLE_RESULTS
+    _inserted(obj, alias, (await _write_and_read_on_loop(alias, sql, params, unflushed=unflushed))[0].row[0])
+
+
+async def insert_after_read_on_loop(
+    obj: Model, read_sql: str, read_params: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """insert_after_read(), from the caller's event loop: one message, as there."""
+    alias = router.db_for_write(type(obj), instance=obj)
+    sql, params = _insert_statement(obj, connections[alias])
+    written, rows = await _write_and_read_on_loop(alias, sql, params, read_sql, read_params, read_first=True)
+    _inserted(obj, alias, written.row[0])
+    return rows
+
+
+async def update_on_loop(obj: Model, update_fields: Sequence[str], *, result: bool = False) -> None:
+    """update(), from the caller's event loop (a `result` row commits as the module
+    says; any other, and every row with DATABASE_DURABLE_RESULTS, waits for its flush)."""
+    alias = router.db_for_write(type(obj), instance=obj)
+    sql, params = _update_statement(obj, update_fields, connections[alias])
+    unflushed = result and not settings.DATABASE_DURABLE_RESULTS
+    _updated((await _write_and_read_on_loop(alias, sql, params, unflushed=unflushed))[0].rowcount)
+
+
+async def delete_on_loop(obj: Model) -> None:
+    """The row of `obj` deleted, from the caller's event loop, as QuerySet.delete() of a
+    row nothing refers to yet (one that this caller has just inserted)."""
+    alias = router.db_for_write(type(obj), instance=obj)
+    connection = connections[alias]
+    meta = type(obj)._meta
+    quote = connection.ops.quote_name
+    sql = f"DELETE FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
+    await _write_and_read_on_loop(alias, sql, [meta.pk.get_db_prep_value(obj.pk, connection)], unflushed=False)
+
+
+async def _write_and_read_on_loop(
+    alias: str, sql: str, params: Sequence[Any], read_sql: str | None = None, read_params: Sequence[Any] = (),
+    *, read_first: bool = False, unflushed: bool = True,
+) -> tuple[_Written, list[tuple[Any, ...]]]:
+    """_write_and_read() on a connection of the caller's loop (loop_db)."""
+    import psycopg
+
+    parts = _parts(sql, params, read_sql, read_params, read_first)
+    connection = connections[alias]
+    with connection.wrap_database_errors:
+        async with loop_db.connection(alias) as conn:
+            cursor = psycopg.AsyncClientCursor(conn)
+            try:
+                await _send_on_loop(cursor, conn, parts, unflushed)
+            except psycopg.errors.InvalidSqlStatementName:  # as in _write_and_read
+                _prepared[conn] = None
+                await _send_on_loop(cursor, conn, parts, unflushed)
+            if unflushed:
+                cursor.nextset()  # past the SET
+            results = []
+            for _ in parts:
+                results.append((cursor.rowcount, await cursor.fetchall() if cursor.pgresult.ntuples else []))
+                cursor.nextset()
+    return _answer(connection, parts, results, read_sql is not None, read_first)
+
+
+async def _send_on_loop(cursor: Any, conn: Any, parts: list[tuple[str, Sequence[Any]]], unflushed: bool) -> None:
+    query, values, to_prepare = _batch(conn, parts, unflushed=unflushed)
+    for name, prepare in to_prepare:
+        await conn.execute(prepare)
+        _prepared[conn].add(name)
+    await cursor.execute(query, values)

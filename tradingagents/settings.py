@@ -139,6 +139,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
 # run, whose caller had its answer, is gone). Budgets and everything an operator saves
 # always wait. True: wait for them too.
 DATABASE_DURABLE_RESULTS = env.bool("DATABASE_DURABLE_RESULTS", default=False)
+# On PostgreSQL, inline runs and gateway calls without a session do their database
+# work from the server's event loop when what they need is cached (tradingagents.loop_db),
+# on at most INLINE_RUNS_DB_THREADS connections per process besides the threads' own.
+# False: on the threads, as everything else.
+DATABASE_ON_LOOP = env.bool("DATABASE_ON_LOOP", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis switches the channel layer, the broker and the cache together.

@@ -178,6 +178,22 @@ class RouteCache:
                     self._entries.popitem(last=False)
         return route
 
+    async def get_on_loop(self, model: str) -> Route | None:
+        """get()'s route when it is cached and the check, read from the caller's event
+        loop (tradingagents.loop_db), shows it current; else None: never builds."""
+        from tradingagents import hot_reads
+
+        with self._lock:
+            entry = self._entries.get(model)
+        if entry is None:
+            return None
+        rows = await hot_reads.fetch_all_on_loop(*self._check_statement(model))
+        with self._lock:
+            if self._entries.get(model) is not entry or entry[0] != rows:
+                return None
+            self._entries.move_to_end(model)
+        return entry[1]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -185,8 +201,14 @@ class RouteCache:
     def _rows(self, model: str) -> list[tuple[Any, ...]]:
         from tradingagents import hot_reads
 
+        return hot_reads.fetch_all(*self._check_statement(model))
+
+    @staticmethod
+    def _check_statement(model: str) -> tuple[str, list[Any]]:
+        from tradingagents import hot_reads
+
         key = alias_key(model)
-        return hot_reads.fetch_all(hot_reads.statement("route", _route_sql), [True, True, model, key, key])
+        return hot_reads.statement("route", _route_sql), [True, True, model, key, key]
 
 
 def _route_sql(quote: Callable[[str], str], columns: Callable[[type[Any], str], str]) -> str:

@@ -6,6 +6,7 @@ loop."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,11 +21,12 @@ from agents_llm import metering
 from agents_llm.gateway import forward, protocol
 from agents_llm.gateway.budget import Meter
 from agents_llm.gateway.errors import GatewayError, unauthorized
-from agents_llm.gateway.routing import Route, route_for
+from agents_llm.gateway.routing import Route, route_for, routes
 from agents_llm.metering import CallOutcome, TokenUsage
 from agents_llm.runner import db_call
 from agents_llm.models import AgentConfig, CallStatus, LLMCall, MeteredSession, SessionStatus
-from tradingagents.auth import user_for_token
+from tradingagents import loop_db, row_writes
+from tradingagents.auth import cached_user_for_token, user_for_token
 
 GATEWAY_PERM = "agents_llm.use_gateway"
 
@@ -91,6 +93,29 @@ def _admit(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route]:
     return caller, req, route_for(req.model)
 
 
+async def _admit_on_loop(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route] | None:
+    """_admit without leaving the loop, when this process's memory knows the caller (an
+    API token, no session) may use the gateway and the route is cached and current (its
+    check read from a connection of this loop, see tradingagents.loop_db). None when
+    anything needs more: _admit then does it all, and says what is wrong."""
+    if request.headers.get("X-Session-Id") or not loop_db.available():
+        return None
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or token.startswith(metering.SESSION_TOKEN_PREFIX):
+        return None
+    user = cached_user_for_token(token)
+    if user is None or not user.has_perm_in_memory(GATEWAY_PERM):
+        return None
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        return None
+    req = protocol.parse_request(raw)
+    route = await routes.get_on_loop(req.model)
+    return (Caller(user_id=user.pk), req, route) if route is not None else None
+
+
 def _headers(response: HttpResponse, route: Route, outcome: CallOutcome, call_id: int | None, provider: str) -> HttpResponse:
     response["x-agent"] = route.agent_name
     if provider:
@@ -120,7 +145,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
     started = time.perf_counter()
     try:
-        caller, req, route = await db_call(_admit, request)
+        caller, req, route = await _admit_on_loop(request) or await db_call(_admit, request)
     except GatewayError as exc:
         return exc.response()
     meter = None
@@ -138,7 +163,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         outcome.status = CallStatus.REFUSED if result.refused else CallStatus.FAILED
         outcome.error_code, outcome.error = error.code or "", error.message
         _settle(outcome, result, started)
-        call = await db_call(_record, outcome)
+        call = await _recorded(outcome)
         return _headers(error.response(), route, outcome, call.pk, "")
     target = answer.target
     outcome.status = CallStatus.SUCCEEDED
@@ -147,7 +172,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     _settle(outcome, result, started)
     if answer.stream is not None:
         return await _relay(route, req, answer, result, outcome, started, meter)
-    call = await db_call(_record, outcome)
+    call = await _recorded(outcome)
     assert answer.body is not None
     if req.stream:  # a whole answer (offline, translated), framed as OpenAI streams it
         response: HttpResponse = StreamingHttpResponse(
@@ -162,6 +187,17 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
 async def _frames(frames: list[bytes]) -> Any:
     for frame in frames:
         yield frame
+
+
+async def _recorded(outcome: CallOutcome) -> LLMCall:
+    """The call's row, stored. Without a session to tell, from this loop where it can
+    (PostgreSQL: no hop to a database thread and back, see tradingagents.loop_db)."""
+    if outcome.session_id is None and row_writes.on_loop(LLMCall):
+        call = LLMCall(**outcome.fields())
+        # Stored even if the caller goes now, as a thread's write would be.
+        await asyncio.shield(row_writes.insert_on_loop(call, result=True))
+        return call
+    return await db_call(_record, outcome)
 
 
 def _record(outcome: CallOutcome) -> LLMCall:
