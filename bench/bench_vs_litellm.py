@@ -12,7 +12,9 @@ uvicorn with DEBUG off, and times, in interleaved rounds of sequential calls:
 - LiteLLM: the same request through the proxy (no DATABASE_URL, local cost map);
 - bare PydanticAI: `agent.run()` with the same 2-field output schema, in this process;
 - inline run: `POST /api/v1/runs?wait=true` on that schema;
-- gateway: `POST /v1/chat/completions` with the agent as `model` (when it exists).
+- gateway: `POST /v1/chat/completions` with the agent as `model` (when it exists);
+- on PostgreSQL, both again on a second uvicorn with DATABASE_ON_LOOP=false: what
+  writing from the event loop buys (tradingagents.loop_db).
 
 Then 20 concurrent clients' throughput through LiteLLM and through our inline run.
 Each database leg (SQLite; PostgreSQL with the pool when reachable) has its own uvicorn.
@@ -22,6 +24,7 @@ Target (issue 13): inline run ≤ 1.0× LiteLLM on both databases.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -45,6 +48,8 @@ LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "4"))
 VENDOR_KEY = "sk-bench-vendor-0000"
 # LiteLLM refuses to start without a master key; clients send it like any API key.
 MASTER_KEY = "sk-" + os.urandom(32).hex()
+ON_THREADS_INLINE = "inline run, DATABASE_ON_LOOP=false"
+ON_THREADS_GATEWAY = "gateway, DATABASE_ON_LOOP=false"
 
 
 def litellm_binary() -> Path:
@@ -107,7 +112,9 @@ def percentile(samples: list[float], q: float) -> float:
 class Paths:
     """The callables timed, one per path, each doing one call and checking its answer."""
 
-    def __init__(self, client, vendor_url: str, litellm_url: str, site_url: str, token: str) -> None:
+    def __init__(
+        self, client, vendor_url: str, litellm_url: str, site_url: str, token: str, threads_url: str | None = None,
+    ) -> None:
         from pydantic import BaseModel, Field
         from pydantic_ai import Agent
         from pydantic_ai.models.openai import OpenAIChatModel
@@ -122,6 +129,7 @@ class Paths:
         self.vendor_url = vendor_url
         self.litellm_url = litellm_url
         self.site_url = site_url
+        self.threads_url = threads_url  # the same site with DATABASE_ON_LOOP=false (PostgreSQL)
         self.auth = {"Authorization": f"Bearer {token}"}
         self.litellm_auth = {"Authorization": f"Bearer {MASTER_KEY}"}
         model = OpenAIChatModel("bench-model", provider=OpenAIProvider(base_url=vendor_url, api_key=VENDOR_KEY))
@@ -142,21 +150,27 @@ class Paths:
         result = await self.bare_agent.run("Give a signal for NVDA.")
         assert result.output.signal == "buy"
 
-    async def inline(self) -> None:
+    async def inline(self, site_url: str | None = None) -> None:
         r = await self.client.post(
-            f"{self.site_url}/api/v1/runs?wait=true", headers=self.auth,
+            f"{site_url or self.site_url}/api/v1/runs?wait=true", headers=self.auth,
             json={"agent": "bench-agent", "task": "bench-task", "input": {"ticker": "NVDA"}},
         )
         if r.status_code != 200 or r.json()["status"] != "succeeded":
             raise RuntimeError(f"inline run: {r.status_code} {r.text[:300]}")
 
-    async def gateway(self) -> None:
+    async def gateway(self, site_url: str | None = None) -> None:
         r = await self.client.post(
-            f"{self.site_url}/v1/chat/completions", headers=self.auth,
+            f"{site_url or self.site_url}/v1/chat/completions", headers=self.auth,
             json={"model": "bench-agent", "messages": [{"role": "user", "content": "Give a signal for NVDA."}]},
         )
         if r.status_code != 200:
             raise RuntimeError(f"gateway: {r.status_code} {r.text[:300]}")
+
+    async def inline_on_threads(self) -> None:
+        await self.inline(self.threads_url)
+
+    async def gateway_on_threads(self) -> None:
+        await self.gateway(self.threads_url)
 
     async def probe_gateway(self) -> None:
         try:
@@ -205,6 +219,10 @@ async def measure_leg(name: str, paths: Paths) -> None:
     await paths.probe_gateway()
     if paths.gateway_available:
         series["gateway /v1/chat/completions"] = paths.gateway
+    if paths.threads_url:  # what writing from the event loop buys (tradingagents.loop_db)
+        series[ON_THREADS_INLINE] = paths.inline_on_threads
+        if paths.gateway_available:
+            series[ON_THREADS_GATEWAY] = paths.gateway_on_threads
     for call in series.values():  # warm-up: imports, connections, caches
         for _ in range(10):
             await call()
@@ -225,6 +243,14 @@ async def measure_leg(name: str, paths: Paths) -> None:
     inline = statistics.median(samples["POST /api/v1/runs?wait=true"])
     print(f"  inline run {inline / base:.2f}× LiteLLM (target ≤ 1.0×): {'met' if inline <= base else 'NOT met'}; "
           f"ours over bare PydanticAI: {(inline - statistics.median(samples['bare PydanticAI agent.run()'])) * 1e3:+.2f} ms")
+    for label, loop, threads in (
+        ("inline run", "POST /api/v1/runs?wait=true", ON_THREADS_INLINE),
+        ("gateway", "gateway /v1/chat/completions", ON_THREADS_GATEWAY),
+    ):
+        if threads in samples:
+            on_loop, on_threads = statistics.median(samples[loop]), statistics.median(samples[threads])
+            print(f"  {label} with DATABASE_ON_LOOP: {on_loop / on_threads:.2f}× without "
+                  f"({(on_loop - on_threads) * 1e3:+.2f} ms)")
     # How much the ratio moves between rounds (the machine's noise, seen in this run).
     per_round = [
         statistics.median(samples["POST /api/v1/runs?wait=true"][i:i + ROUND])
@@ -260,9 +286,13 @@ async def run_legs(vendor_url: str, litellm_url: str) -> None:
             print(f"--- {name} ---", flush=True)
             env = _servers.site_env(database_url)
             token = _servers.prepare_site(env, vendor_url)
-            with _servers.site(env) as site_url:
+            with contextlib.ExitStack() as servers:
+                site_url = servers.enter_context(_servers.site(env))
+                threads_url = None
+                if database_url.startswith("postgres"):  # the same site, without DATABASE_ON_LOOP
+                    threads_url = servers.enter_context(_servers.site({**env, "DATABASE_ON_LOOP": "false"}))
                 async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-                    await measure_leg(name, Paths(client, vendor_url, litellm_url, site_url, token))
+                    await measure_leg(name, Paths(client, vendor_url, litellm_url, site_url, token, threads_url))
         if len(legs) == 1:
             print("PostgreSQL leg skipped: not reachable (BENCH_POSTGRES_URL).")
 
