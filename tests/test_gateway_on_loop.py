@@ -9,33 +9,18 @@ import json
 
 import httpx
 import pytest
-from django.conf import settings as django_settings
 
 from agents_llm.gateway import views
 from agents_llm.models import LLMCall
 from tests.gateway_support import URL, caller, make_agent, user_message, vendor, vendor_provider  # noqa: F401
+from tests.loop_support import count_hops, local_cache, postgresql_only  # noqa: F401 - local_cache: autouse
 from tradingagents.services import api_token_create
 
-pytestmark = [
-    pytest.mark.skipif(
-        django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="SQLite has no async driver: its gateway calls always use the threads",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [postgresql_only, pytest.mark.django_db(transaction=True)]
 
 BODY = {"model": "trader", "messages": user_message()}
 # What a call's row says that is not the same from call to call.
 VARYING = {"id", "created_at", "latency_ms"}
-
-
-@pytest.fixture(autouse=True)
-def local_cache(settings):
-    """Tokens and permissions in the process's memory (the embedded default's cache)."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "on-loop"}}
-    from django.core.cache import cache
-
-    cache.clear()
 
 
 @pytest.fixture
@@ -46,16 +31,7 @@ def token(caller, vendor_provider) -> str:
 
 @pytest.fixture
 def hops(monkeypatch) -> list[str]:
-    """The name of each function the gateway sent to a database thread."""
-    called: list[str] = []
-    db_call = views.db_call
-
-    async def counting(fn, /, *args, **kwargs):
-        called.append(fn.__name__)
-        return await db_call(fn, *args, **kwargs)
-
-    monkeypatch.setattr(views, "db_call", counting)
-    return called
+    return count_hops(monkeypatch, views, "db_call")
 
 
 async def _chat(token: str, body: dict = BODY, **headers: str) -> httpx.Response:

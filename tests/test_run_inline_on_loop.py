@@ -7,35 +7,19 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from django.conf import settings as django_settings
 
 from agents_llm import runner
 from agents_llm.models import AgentRun, RunStatus
+from tests.loop_support import count_hops, local_cache, postgresql_only  # noqa: F401 - local_cache: autouse
 from tests.runtime_support import published  # noqa: F401 - fixture
 from tradingagents import loop_db
 from tradingagents.services import api_token_create
 
-pytestmark = [
-    pytest.mark.skipif(
-        django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="SQLite has no async driver: its inline runs always write from the threads",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [postgresql_only, pytest.mark.django_db(transaction=True)]
 
 RUN = {"agent": "trader", "task": "trade-signal", "input": {"ticker": "NVDA"}}
 # What a run's row says that is not the same from run to run.
 VARYING = {"id", "created_at", "updated_at", "started_at", "finished_at", "latency_ms"}
-
-
-@pytest.fixture(autouse=True)
-def local_cache(settings):
-    """Permissions the process's memory holds (a local-memory cache, the embedded
-    default): the loop then needs no cache server to know a caller may run."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "on-loop"}}
-    from django.core.cache import cache
-
-    cache.clear()
 
 
 @pytest.fixture
@@ -45,16 +29,7 @@ def token(editor, assignment, offline_config) -> str:
 
 @pytest.fixture
 def hops(monkeypatch) -> list[str]:
-    """The name of each function an inline run sent to a database thread."""
-    called: list[str] = []
-    db = runner._db
-
-    async def counting(fn, /, *args, **kwargs):
-        called.append(fn.__name__)
-        return await db(fn, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "_db", counting)
-    return called
+    return count_hops(monkeypatch, runner, "_db")
 
 
 @pytest.fixture
