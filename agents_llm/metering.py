@@ -271,6 +271,13 @@ def call_record(outcome: CallOutcome) -> LLMCall:
     return call
 
 
+async def call_record_on_loop(outcome: CallOutcome) -> LLMCall:
+    """call_record(), from the caller's event loop (where row_writes.on_loop(LLMCall))."""
+    call = LLMCall(**outcome.fields())
+    await row_writes.insert_on_loop(call, result=True)
+    return call
+
+
 def call_update(call_id: int, outcome: CallOutcome) -> None:
     """Complete a streamed call's row once its stream has ended."""
     LLMCall.objects.filter(pk=call_id).update(**outcome.fields())

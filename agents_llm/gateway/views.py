@@ -193,10 +193,8 @@ async def _recorded(outcome: CallOutcome) -> LLMCall:
     """The call's row, stored. Without a session to tell, from this loop where it can
     (PostgreSQL: no hop to a database thread and back, see tradingagents.loop_db)."""
     if outcome.session_id is None and row_writes.on_loop(LLMCall):
-        call = LLMCall(**outcome.fields())
         # Stored even if the caller goes now, as a thread's write would be.
-        await asyncio.shield(row_writes.insert_on_loop(call, result=True))
-        return call
+        return await asyncio.shield(metering.call_record_on_loop(outcome))
     return await db_call(_record, outcome)
 
 
