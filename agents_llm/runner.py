@@ -36,7 +36,7 @@ from pydantic_ai.usage import RunUsage
 
 from agents_llm import metering, output_schema, registry
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, AgentTaskAssignment, RunStatus, TaskConfig
-from tradingagents import events, row_writes
+from tradingagents import events, loop_db, row_writes
 
 logger = logging.getLogger(__name__)
 
@@ -660,12 +660,16 @@ db_call = _db
 
 def _with_connection(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # These threads see no request_finished, so nothing else closes their connection;
-    # it is kept for the next run unless it broke.
-    if connection.connection is not None and connection.errors_occurred:
-        if connection.is_usable():
-            connection.errors_occurred = False
-        else:
+    # it is kept for the next run unless it broke, or its server ended it meanwhile.
+    if connection.connection is not None:
+        if loop_db.server_hung_up(connection.connection):
+            connection.connection.close()  # first: a pool would take it back as it is
             connection.close()
+        elif connection.errors_occurred:
+            if connection.is_usable():
+                connection.errors_occurred = False
+            else:
+                connection.close()
     return fn(*args, **kwargs)
 
 

@@ -211,29 +211,6 @@ async def test_a_server_that_forgot_the_prepared_statements_still_stores_one_run
     assert (await AgentRun.objects.aget(pk=response.json()["id"])).status == RunStatus.SUCCEEDED
 
 
-async def test_a_connection_the_server_ended_is_a_503_once_and_then_replaced(token):
-    await _post(token)
-    await _post(token)
-    async with loop_db.connection() as conn:
-        backend = conn.info.backend_pid
-    from django.db import connection as django_connection
-    from asgiref.sync import sync_to_async
-
-    def terminate() -> None:
-        with django_connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
-
-    await sync_to_async(terminate)()
-
-    refused = await _post(token)
-    answered = await _post(token)
-
-    assert refused.status_code == 503, refused.content
-    assert refused.headers["Retry-After"]
-    assert answered.status_code == 200, answered.content
-    assert await AgentRun.objects.filter(status=RunStatus.SUCCEEDED).acount() == 3
-
-
 def test_closing_the_loops_connections_ends_their_server_sessions(token):
     import asyncio
     import time

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -67,7 +68,7 @@ async def connection(alias: str = "default") -> AsyncIterator[Any]:
         conn = None
         while pool.idle:
             opened, candidate = pool.idle.pop()
-            if not candidate.closed and time.monotonic() - opened < MAX_LIFETIME_SECONDS:
+            if not candidate.closed and time.monotonic() - opened < MAX_LIFETIME_SECONDS and not server_hung_up(candidate):
                 conn = candidate
                 break
             await candidate.close()
@@ -84,6 +85,24 @@ async def connection(alias: str = "default") -> AsyncIterator[Any]:
             await conn.close()
             raise
         await _keep(pool, opened, conn)
+
+
+def server_hung_up(conn: Any) -> bool:
+    """Whether the server has ended this idle PostgreSQL connection (restarted, or an
+    administrator's pg_terminate_backend, or its idle_session_timeout): its socket has
+    something to read, or is gone, while nothing was asked. Found without a round trip,
+    so that the statement about to be sent is not the one that finds out (and fails its
+    request). False for a connection of another database (SQLite)."""
+    import psycopg
+
+    pgconn = getattr(conn, "pgconn", None)
+    if pgconn is None:
+        return False
+    try:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):  # no socket any more
+        return True
+    return bool(readable)
 
 
 async def _keep(pool: _Connections, opened: float, conn: Any) -> None:

@@ -1,0 +1,97 @@
+"""Connections kept between requests (the database threads' and the event loop's,
+tradingagents.loop_db) that the PostgreSQL server ended meanwhile (a restart, an
+administrator's pg_terminate_backend) are replaced before they are used: the next
+inline run and gateway call are answered, not refused."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from agents_llm.models import AgentRun, CallStatus, LLMCall, RunStatus
+from tests.gateway_support import URL, make_agent, user_message, vendor, vendor_provider  # noqa: F401
+from tests.loop_support import local_cache, postgresql_only  # noqa: F401 - local_cache: autouse
+from tradingagents.services import api_token_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RUN = {"agent": "trader", "task": "trade-signal", "input": {"ticker": "NVDA"}}
+BODY = {"model": "gateway-trader", "messages": user_message()}
+
+
+@pytest.fixture
+def token(editor, assignment, offline_config, vendor_provider) -> str:
+    make_agent("gateway-trader", vendor_provider, "vendor-a")
+    return api_token_create(user=editor, name="kept-connections")[1]
+
+
+async def _send(token: str, path: str, body: dict) -> httpx.Response:
+    from tradingagents.asgi import application
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        return await client.post(path, content=json.dumps(body), headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+        })
+
+
+async def _run(token: str) -> httpx.Response:
+    return await _send(token, "/api/v1/runs?wait=true", RUN)
+
+
+async def _chat(token: str) -> httpx.Response:
+    return await _send(token, URL, BODY)
+
+
+@pytest.fixture
+def test_backend() -> int:
+    """The server session of the test's own thread (which the test database's
+    teardown uses): the one a "restart" below spares."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _end_every_other_connection(spared: int) -> int:
+    """What a server restart does to the server's sessions of the code under test: all
+    ended (but the test's own), and gone before this returns."""
+    others = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND pid <> %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(pg_terminate_backend(pid)) FROM ({others}) AS sessions", [spared])
+        ended = cursor.fetchone()[0]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute(f"SELECT count(*) FROM ({others}) AS sessions", [spared])
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+    return ended
+
+
+@postgresql_only
+@pytest.mark.parametrize("on_loop", [True, False], ids=["from-the-loop", "from-the-threads"])
+async def test_runs_and_calls_after_the_server_ended_the_kept_connections_are_answered(
+    token, settings, test_backend, on_loop
+):
+    settings.DATABASE_ON_LOOP = on_loop
+    for _ in range(2):  # the connections are open and kept, the caches warm
+        assert (await _run(token)).status_code == 200
+        assert (await _chat(token)).status_code == 200
+
+    assert await sync_to_async(_end_every_other_connection)(test_backend) >= 1
+    runs = [await _run(token) for _ in range(3)]
+    calls = [await _chat(token) for _ in range(3)]
+
+    assert [r.status_code for r in runs] == [200] * 3, runs[0].content
+    assert [r.json()["status"] for r in runs] == [RunStatus.SUCCEEDED] * 3
+    assert [c.status_code for c in calls] == [200] * 3, calls[0].content
+    assert await AgentRun.objects.filter(status=RunStatus.SUCCEEDED).acount() == 5
+    assert await LLMCall.objects.filter(status=CallStatus.SUCCEEDED).acount() == 5
