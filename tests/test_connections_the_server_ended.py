@@ -1,7 +1,8 @@
 """Connections kept between requests (the database threads' and the event loop's,
 tradingagents.loop_db) that the PostgreSQL server ended meanwhile (a restart, an
 administrator's pg_terminate_backend) are replaced before they are used: the next
-inline run and gateway call are answered, not refused."""
+inline run and gateway call are answered, not refused. And a database that cannot
+answer at all is a 503 with Retry-After from the gateway too, in OpenAI's shape."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import time
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import OperationalError, connection
 
+from agents_llm.gateway import views
 from agents_llm.models import AgentRun, CallStatus, LLMCall, RunStatus
 from tests.gateway_support import URL, make_agent, user_message, vendor, vendor_provider  # noqa: F401
 from tests.loop_support import local_cache, postgresql_only  # noqa: F401 - local_cache: autouse
@@ -95,3 +97,39 @@ async def test_runs_and_calls_after_the_server_ended_the_kept_connections_are_an
     assert [c.status_code for c in calls] == [200] * 3, calls[0].content
     assert await AgentRun.objects.filter(status=RunStatus.SUCCEEDED).acount() == 5
     assert await LLMCall.objects.filter(status=CallStatus.SUCCEEDED).acount() == 5
+
+
+async def test_a_gateway_call_the_database_cannot_admit_is_a_503_in_openais_shape(token, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+
+    async def not_on_the_loop(request):
+        return None
+
+    monkeypatch.setattr(views, "_admit", refused)
+    monkeypatch.setattr(views, "_admit_on_loop", not_on_the_loop)
+
+    response = await _chat(token)
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert response.json()["error"]["type"] == "server_error"
+    assert "5432" not in response.text  # the driver's message stays in the server's log
+    assert await LLMCall.objects.acount() == 0
+
+
+async def test_a_model_list_the_database_cannot_read_is_a_503_in_openais_shape(token, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OperationalError("the database system is starting up")
+
+    monkeypatch.setattr(views, "_model_list", refused)
+    from tradingagents.asgi import application
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        response = await client.get("/v1/models", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.json()["error"]["code"] == "service_unavailable"

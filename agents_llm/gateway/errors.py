@@ -39,6 +39,18 @@ class GatewayError(Exception):
         return response
 
 
+RETRY_AFTER_SECONDS = 2  # as the JSON API's 503
+
+
+def service_unavailable() -> GatewayError:
+    """The database cannot answer now (restarting, out of connections): the server is
+    busy, not broken. OpenAI's SDKs retry a 503 after its Retry-After."""
+    return GatewayError(
+        503, f"The server is busy; retry in {RETRY_AFTER_SECONDS} s.", type="server_error",
+        code="service_unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def bad_request(message: str, param: str | None = None) -> GatewayError:
     return GatewayError(400, message, param=param, code="invalid_request")
 

@@ -1,26 +1,32 @@
 """`POST /v1/chat/completions` and `GET /v1/models`: thin async views.
 
 Database work (auth, routing, the call's record) runs in one thread hop before the
-vendor is asked and one after; the vendor request itself runs on the server's event
-loop."""
+vendor is asked and one after, or, on PostgreSQL for a call without a session whose
+caller and route are cached, from the server's event loop (tradingagents.loop_db); the
+vendor request itself always runs on the loop. A database that cannot answer is a 503
+with Retry-After, never a 500."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from agents_llm import metering
 from agents_llm.gateway import forward, protocol
 from agents_llm.gateway.budget import Meter
-from agents_llm.gateway.errors import GatewayError, unauthorized
+from agents_llm.gateway.errors import GatewayError, service_unavailable, unauthorized
 from agents_llm.gateway.routing import Route, route_for, routes
 from agents_llm.metering import CallOutcome, TokenUsage
 from agents_llm.runner import db_call
@@ -29,6 +35,22 @@ from tradingagents import loop_db, row_writes
 from tradingagents.auth import cached_user_for_token, user_for_token
 
 GATEWAY_PERM = "agents_llm.use_gateway"
+logger = logging.getLogger(__name__)
+
+
+def _database_down_is_503(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
+    """What the JSON API answers when the database cannot (tradingagents.api), in
+    OpenAI's error shape: a 503 with Retry-After, not a 500 without a body."""
+
+    @functools.wraps(view)
+    async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return await view(request, *args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("503 for %s %s: %s", request.method, view.__name__, type(exc).__name__)
+            return service_unavailable().response()
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -140,6 +162,7 @@ def _settle(outcome: CallOutcome, result: forward.ChainResult, started: float) -
 
 
 @csrf_exempt
+@_database_down_is_503
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
@@ -256,6 +279,7 @@ def _model_list(header: str | None) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
+@_database_down_is_503
 async def models(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return GatewayError(405, "Use GET.", code="method_not_allowed").response()
