@@ -2,11 +2,12 @@
 `agent.run()` with the same FunctionModel, on SQLite and (when reachable) PostgreSQL.
 
     .venv/bin/python bench/bench_runtime.py
-    BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/tradingagents_bench .venv/bin/python bench/bench_runtime.py
+    BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/scratch .venv/bin/python bench/bench_runtime.py
 
 Each database leg runs in its own process on a scratch database that it migrates
 itself (a temporary SQLite file; the PostgreSQL database named by BENCH_POSTGRES_URL,
-or DATABASE_URL when that is PostgreSQL). Targets (issue 4): warm ≥ 20× faster than
+or DATABASE_URL when that is PostgreSQL, else the local default below, created when
+missing; the leg is skipped when no server answers). Targets (issue 4): warm ≥ 20× faster than
 cold and ≤ 50 µs; runtime overhead around the model call (persistence excluded) ≤ 25%
 of the bare run; the whole run_execute with its writes ≤ 1.5× the bare run (issue 13; was 2×).
 """
@@ -23,6 +24,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import _servers  # noqa: E402
+
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/tradingagents_bench_runtime"
 ANSWER = {"signal": "buy", "confidence": 0.75}
 SCHEMA = {
     "type": "object",
@@ -37,13 +43,16 @@ SCHEMA = {
 
 def main() -> None:
     legs = [("sqlite", f"sqlite:///{tempfile.gettempdir()}/bench_runtime_{os.getpid()}.sqlite3")]
+    database_url = os.environ.get("DATABASE_URL", "")
     postgres = os.environ.get("BENCH_POSTGRES_URL") or (
-        os.environ.get("DATABASE_URL", "") if os.environ.get("DATABASE_URL", "").startswith("postgres") else ""
+        database_url if database_url.startswith("postgres") else DEFAULT_POSTGRES
     )
-    if postgres:
+    if _servers.postgres_reachable(postgres):
+        _servers.ensure_postgres_database(postgres)
         legs.append(("postgresql", postgres))
     else:
-        print("PostgreSQL leg skipped: set BENCH_POSTGRES_URL (a scratch database; it is migrated and written to).")
+        print("PostgreSQL leg skipped: nothing answers at BENCH_POSTGRES_URL (a scratch database; it is migrated "
+              "and written to).")
     for name, url in legs:
         print(f"--- {name} ---", flush=True)
         env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tradingagents.settings"}
@@ -60,7 +69,6 @@ def _median_us(samples: list[float]) -> float:
 
 
 def _leg() -> None:
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
