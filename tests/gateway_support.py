@@ -137,16 +137,17 @@ def database_url() -> str:
 
 
 @contextmanager
-def running_servers(count: int) -> Iterator[list[int]]:
+def running_servers(count: int, **extra_env: str) -> Iterator[list[int]]:
     """`count` uvicorn processes serving the project on the test's database (DEBUG off,
-    no Redis needed), stopped afterwards; their logs may not hold a 500 or a traceback."""
+    no Redis needed, plus `extra_env`), stopped afterwards; their logs may not hold a
+    500 or a traceback."""
     from django.conf import settings
 
     from tests.e2e_support import BASE_DIR, BIN, port_open, stop, wait_until
     from tests.fake_vendor import free_port
 
     env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", "DEBUG": "false",
-           "DJANGO_SECRET_KEY": "e2e-secret-" + "x" * 40, "ENCRYPTION_KEY": settings.ENCRYPTION_KEY}
+           "DJANGO_SECRET_KEY": "e2e-secret-" + "x" * 40, "ENCRYPTION_KEY": settings.ENCRYPTION_KEY, **extra_env}
     logdir = Path(tempfile.mkdtemp(prefix="gateway-e2e-"))
     processes: list[subprocess.Popen] = []
     ports: list[int] = []

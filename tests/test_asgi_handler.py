@@ -78,3 +78,36 @@ async def test_a_sync_api_view_still_runs_and_answers_under_asgi(token, agent):
 
     assert response.status_code == 200
     assert [a["name"] for a in response.json()["items"]] == [agent.name]
+
+
+def test_a_sync_views_connection_is_closed_when_its_request_ends(token, agent):
+    """A sync view opens its connection in the request's own thread, where only
+    request_finished closes it (or gives it back to the pool: lost, the pool runs dry
+    after a few dozen sync requests). Served as a server serves it: from a loop in a
+    thread that has touched no connection."""
+    import asyncio
+    import threading
+
+    from django.db.backends.signals import connection_created
+
+    opened: list = []
+    codes: list[int] = []
+
+    def created(sender, connection, **kwargs):
+        opened.append(connection)
+
+    async def three_requests() -> None:
+        for _ in range(3):
+            codes.append((await _get("/api/v1/agents", token)).status_code)
+
+    connection_created.connect(created, dispatch_uid="test-asgi-created")
+    try:
+        server = threading.Thread(target=asyncio.run, args=(three_requests(),))
+        server.start()
+        server.join(60)
+    finally:
+        connection_created.disconnect(dispatch_uid="test-asgi-created")
+
+    assert codes == [200, 200, 200]
+    assert len(opened) >= 3  # a request thread each
+    assert [wrapper.connection for wrapper in opened] == [None] * len(opened)

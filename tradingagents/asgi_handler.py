@@ -9,16 +9,16 @@ millisecond per request, more than an API read costs. Yet what those receivers d
 context, close its caches, forget its URLconf) is a no-op while the request has opened
 no database connection of its own, as the async views that do their database work on
 the runner's connection-keeping threads (agents_llm.runner.db_call) never do. So
-while Django's receivers are the only ones and the request's context holds no open
-connection, they run on the loop (where they touch nothing that blocks); otherwise,
-exactly as Django does.
+while Django's receivers are the only ones and the request holds no open connection
+(none on the loop, and no sync code run in the request's own thread), they run on the
+loop (where they touch nothing that blocks); otherwise, exactly as Django does.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.core import signals
 from django.core.cache import close_caches
 from django.core.exceptions import RequestAborted
@@ -43,8 +43,17 @@ def _only_receivers(signal: Signal, sender: type, allowed: frozenset) -> bool:
 
 
 def _no_open_connection() -> bool:
-    """True while this request's context has not touched the database."""
-    return not connections.all(initialized_only=True)
+    """True while this request has no database connection open: none in this thread
+    (the loop's, where Django never connects), and no sync code has run in the
+    request's own thread. A sync view or middleware runs there (asgiref starts that
+    thread on the request's first thread-sensitive hop), and the connection it opens
+    is closed, or given back to the pool, only by request_finished sent in that
+    thread: skipped, a pooled connection was lost per sync request, and the pool ran
+    dry after a few dozen."""
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    if context is not None and context in SyncToAsync.context_to_thread_executor:
+        return False
+    return all(wrapper.connection is None for wrapper in connections.all(initialized_only=True))
 
 
 def _closes_request_only(closer: object) -> bool:
