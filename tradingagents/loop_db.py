@@ -99,10 +99,11 @@ def server_hung_up(conn: Any) -> bool:
     if pgconn is None:
         return False
     try:
-        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+        poller = select.poll()  # not select(): a server process may hold fds past 1024
+        poller.register(pgconn.socket, select.POLLIN)
+        return bool(poller.poll(0))  # readable, or hung up (POLLHUP, POLLERR)
     except (OSError, ValueError, psycopg.OperationalError):  # no socket any more
         return True
-    return bool(readable)
 
 
 async def _keep(pool: _Connections, opened: float, conn: Any) -> None:
