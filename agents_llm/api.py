@@ -51,7 +51,7 @@ from agents_llm.schemas import (
     UsageOut,
 )
 from providers.models import LLMProvider
-from tradingagents.auth import require_perm, require_perm_in_memory
+from tradingagents.auth import require_perm, require_perm_on_loop
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, Page
 
 router = Router()
@@ -386,8 +386,8 @@ async def create_run(request: HttpRequest, payload: RunIn, wait: bool = False):
     if not wait:
         return await sync_to_async(_queue_run)(request, payload)
     session_id = await runner.db_call(_run_session, request, payload) if payload.session else None
-    # Checked here when this process's memory knows the answer (no database at hand on the loop).
-    authorize = None if require_perm_in_memory(request, RUN_PERM) else functools.partial(_may_run, request)
+    # Checked here when the cache knows the answer (no database at hand on the loop).
+    authorize = None if await require_perm_on_loop(request, RUN_PERM) else functools.partial(_may_run, request)
     try:
         run = await runner.run_inline(
             agent_ref=payload.agent, task_ref=payload.task, input=payload.input, user=request.auth,

@@ -17,7 +17,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from tradingagents import hot_reads
-from tradingagents.cache import cache_available, safe_get, safe_get_many, safe_set
+from tradingagents.cache import cache_available, get_many_on_loop, safe_get, safe_get_many, safe_set
 from tradingagents.models import APIToken
 from tradingagents.services import token_hash
 
@@ -102,13 +102,14 @@ class TokenUser(SimpleLazyObject):
         is_active, is_superuser, perms = self.__dict__["_token_perms"]
         return is_active and (is_superuser or perm in perms)
 
-    def has_perm_in_memory(self, perm: str) -> bool | None:
-        """has_perm(perm) when this process's memory answers it (a local-memory cache,
-        or an earlier check of this request), else None: no I/O, so an event loop may ask."""
+    async def has_perm_on_loop(self, perm: str) -> bool | None:
+        """has_perm(perm) when the cache answers it (or an earlier check of this
+        request did), read from the caller's event loop without a hop to a thread;
+        else None: the database must answer, where it is."""
         if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
             return None
         if "_token_perms" not in self.__dict__:
-            perms = _local_user_permissions(self.pk)
+            perms = await _user_permissions_on_loop(self.pk)
             if perms is None:
                 return None
             self.__dict__["_token_perms"] = perms
@@ -148,13 +149,14 @@ def cached_user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
     return perms
 
 
-def _local_user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]] | None:
-    """cached_user_permissions' answer when a local-memory cache holds it, else None."""
-    cache = _local_cache()
-    if cache is None:
+async def _user_permissions_on_loop(user_id: int) -> tuple[bool, bool, frozenset[str]] | None:
+    """cached_user_permissions' answer when the cache holds it (read from the event
+    loop, tradingagents.cache.get_many_on_loop), else None."""
+    if not getattr(settings, "API_TOKEN_CACHE_SECONDS", 30):
         return None
-    found = cache.get_many([PERMISSIONS_GENERATION_KEY, permissions_cache_key(user_id)])
-    return _current(found.get(PERMISSIONS_GENERATION_KEY), found.get(permissions_cache_key(user_id)))
+    key = permissions_cache_key(user_id)
+    found = await get_many_on_loop([PERMISSIONS_GENERATION_KEY, key])
+    return _current(found.get(PERMISSIONS_GENERATION_KEY), found.get(key)) if found is not None else None
 
 
 def _current(generation: str | None, entry: Any) -> tuple[bool, bool, frozenset[str]] | None:
@@ -208,34 +210,24 @@ def user_permissions(user_id: int) -> tuple[bool, bool, frozenset[str]]:
     return bool(rows[0][0]), bool(rows[0][1]), frozenset(f"{app}.{code}" for _, _, app, code in rows if code)
 
 
-def cached_user_for_token(token: str) -> AbstractBaseUser | None:
-    """user_for_token's answer when the process's own memory holds it (a local-memory
-    cache, a fresh entry that needs no last_used_at write), else None: no I/O."""
-    cache = _local_cache()
-    if not token or cache is None:
+async def cached_user_for_token(token: str) -> AbstractBaseUser | None:
+    """user_for_token's answer when the cache holds it (a fresh entry that needs no
+    last_used_at write), read from the caller's event loop without a hop to a thread
+    (tradingagents.cache.get_many_on_loop); else None."""
+    if not token or not getattr(settings, "API_TOKEN_CACHE_SECONDS", 30):
         return None
-    entry = cache.get(token_cache_key(token_hash(token)))
+    key = token_cache_key(token_hash(token))
+    found = await get_many_on_loop([key])
+    entry = found.get(key) if found is not None else None
     if entry is None or _last_use_stale(entry[2]):
         return None
     return TokenUser(entry[1])
 
 
-def _local_cache() -> Any:
-    """The cache, when it is in this process's memory and tokens are cached: one read
-    needs no I/O. Else None."""
-    from django.core.cache import caches
-    from django.core.cache.backends.locmem import LocMemCache
-
-    cache = caches["default"]
-    if not getattr(settings, "API_TOKEN_CACHE_SECONDS", 30) or not isinstance(cache, LocMemCache):
-        return None
-    return cache
-
-
 class TokenAuth(HttpBearer):
     """On an async view (a running event loop in this thread) the answer is a
     coroutine, so that ninja does not hop to a thread for it: the token is read from
-    local memory when it is there, else on the runner's database threads."""
+    the cache from the loop when it is there, else on the runner's database threads."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -251,7 +243,7 @@ class TokenAuth(HttpBearer):
     async def _authenticate_async(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
         from agents_llm.runner import db_call
 
-        user = cached_user_for_token(token)
+        user = await cached_user_for_token(token)
         if user is None:
             user = await db_call(user_for_token, token)
         return self._accept(request, user)
@@ -300,12 +292,12 @@ def require_perm(request: HttpRequest, *perms: str) -> None:
         raise HttpError(403, f"Permission denied: this needs {', '.join(missing)}.")
 
 
-def require_perm_in_memory(request: HttpRequest, perm: str) -> bool:
-    """require_perm(request, perm) when this process's memory answers it, so that an
-    event loop may ask: True once checked (HttpError 403 when denied), False when the
-    answer needs a read (the caller then calls require_perm where the database is)."""
+async def require_perm_on_loop(request: HttpRequest, perm: str) -> bool:
+    """require_perm(request, perm) when the cache answers it, read from the caller's
+    event loop: True once checked (HttpError 403 when denied), False when the answer
+    needs the database (the caller then calls require_perm where the database is)."""
     user = request.auth  # type: ignore[attr-defined]
-    if not isinstance(user, TokenUser) or user.has_perm_in_memory(perm) is None:
+    if not isinstance(user, TokenUser) or await user.has_perm_on_loop(perm) is None:
         return False
     require_perm(request, perm)
     return True

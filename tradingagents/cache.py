@@ -148,3 +148,58 @@ class ResilientCache:
                 cache.delete(key)
             except Exception as exc:
                 _failed("delete", exc)
+
+
+# Reads from an event loop ------------------------------------------------------------
+
+_loop_clients: dict[tuple[int, Any, str], Any] = {}
+_loop_clients_lock = threading.Lock()
+
+
+async def get_many_on_loop(keys: list[str]) -> dict[str, Any] | None:
+    """cache.get_many(keys), from an async caller's event loop without a hop to a
+    thread: a local-memory cache answers at once, Redis over an asyncio client of this
+    loop (the values Django's own client stored, read back as it reads them). None
+    when this cache cannot be read so (another backend, or Redis failing or in its
+    retry window): the caller then goes the threads' way, which knows what to do."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if isinstance(cache, LocMemCache):
+        return cache.get_many(keys)
+    if not isinstance(cache, RedisCache) or not _available():
+        return None
+    client = cache._cache  # Django's RedisCacheClient: its servers and its serializer
+    try:
+        values = await _loop_client(client._servers[0]).mget([cache.make_and_validate_key(key) for key in keys])
+    except Exception as exc:
+        _failed("read", exc)
+        return None
+    return {key: client._serializer.loads(value) for key, value in zip(keys, values) if value is not None}
+
+
+def _loop_client(url: str) -> Any:
+    """A redis.asyncio client for `url`, one per event loop (its connections belong to
+    the loop that opened them); a silent server costs at most a second."""
+    import asyncio
+
+    import redis.asyncio
+    from django.conf import settings
+
+    loop = asyncio.get_running_loop()
+    key = (os.getpid(), loop, url)
+    client = _loop_clients.get(key)
+    if client is None:
+        with _loop_clients_lock:
+            for ended in [k for k in _loop_clients if k[0] != key[0] or k[1].is_closed()]:
+                del _loop_clients[ended]  # their sockets went with their loop
+            # Blocking, as the threads' pool: a burst waits for a connection instead of
+            # failing (which would take the cache for down).
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                url, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=settings.REDIS_POOL_TIMEOUT,
+                socket_connect_timeout=1, socket_timeout=1,
+            )
+            client = _loop_clients[key] = redis.asyncio.Redis(connection_pool=pool)
+    return client

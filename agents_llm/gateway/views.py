@@ -116,18 +116,19 @@ def _admit(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route]:
 
 
 async def _admit_on_loop(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route] | None:
-    """_admit without leaving the loop, when this process's memory knows the caller (an
-    API token, no session) may use the gateway and the route is cached and current (its
-    check read from a connection of this loop, see tradingagents.loop_db). None when
-    anything needs more: _admit then does it all, and says what is wrong."""
+    """_admit without leaving the loop, when the cache knows the caller (an API token,
+    no session) may use the gateway (read from the loop: local memory, or Redis) and
+    the route is cached and current (its check read from a connection of this loop,
+    see tradingagents.loop_db). None when anything needs more: _admit then does it all,
+    and says what is wrong."""
     if request.headers.get("X-Session-Id") or not loop_db.available():
         return None
     scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or token.startswith(metering.SESSION_TOKEN_PREFIX):
         return None
-    user = cached_user_for_token(token)
-    if user is None or not user.has_perm_in_memory(GATEWAY_PERM):
+    user = await cached_user_for_token(token)
+    if user is None or not await user.has_perm_on_loop(GATEWAY_PERM):
         return None
     try:
         raw = request.body
