@@ -61,6 +61,47 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def listening(process: subprocess.Popen, port: int) -> bool:
+    """Whether `process` itself holds the listening socket of 127.0.0.1:`port` (Linux's
+    /proc: its socket inodes, and the table of listening TCP sockets)."""
+    try:
+        inodes = {os.readlink(fd)[8:-1] for fd in Path(f"/proc/{process.pid}/fd").iterdir()
+                  if os.readlink(fd).startswith("socket:[")}
+    except OSError:  # gone, or a descriptor closed while it was read
+        return False
+    local = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+            return True
+    return False
+
+
+def start_uvicorn(env: dict[str, str], log: Path, first_port: int) -> tuple[subprocess.Popen, int]:
+    """uvicorn serving the project on the first free port from `first_port`, once that
+    very process listens there: an open port alone may be another test run's server on
+    this machine (which answers this run's tokens with 401). A port taken meanwhile
+    (that run's server was still starting) makes this uvicorn exit: the next port is
+    tried."""
+    port = first_port
+    for _ in range(5):
+        port = free_port(port)
+        process = subprocess.Popen(
+            server.command(BIN, "127.0.0.1", port),
+            cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            if listening(process, port):
+                return process, port
+            time.sleep(0.1)
+        if process.poll() is None:
+            stop([process])
+            raise AssertionError(f"uvicorn did not start in 30 s:\n{log.read_text()[-3000:]}")
+        port += 1
+    raise AssertionError(f"uvicorn could not bind a port from {first_port}:\n{log.read_text()[-3000:]}")
+
+
 def stop(processes: list[subprocess.Popen]) -> None:
     """SIGTERM to each PID this test started, then wait; SIGKILL to its process group
     (rundramatiq's worker children) if it is still there after 15 s."""
@@ -88,22 +129,18 @@ def running_servers() -> Iterator[int]:
     import dramatiq
 
     dramatiq.get_broker().flush_all()  # messages left by earlier tests name rows that are gone
-    port = free_port(18550)
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
     env.pop("DRAMATIQ_EMBEDDED_WORKER", None)
     logdir = Path(tempfile.mkdtemp(prefix="e2e-"))
     server_log, worker_log = logdir / "server.log", logdir / "worker.log"
     processes: list[subprocess.Popen] = []
     try:
-        processes.append(subprocess.Popen(
-            server.command(BIN, "127.0.0.1", port),
-            cwd=BASE_DIR, env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-        ))
+        uvicorn, port = start_uvicorn(env, server_log, 18550)
+        processes.append(uvicorn)
         processes.append(subprocess.Popen(
             [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
             cwd=BASE_DIR, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         ))
-        wait_until(lambda: port_open(port), 30, "uvicorn", [server_log])
         wait_until(lambda: "ready for action" in worker_log.read_text(), 60, "rundramatiq", [worker_log])
         yield port
     finally:

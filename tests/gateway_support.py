@@ -17,7 +17,6 @@ from django.test import Client
 
 from tests.conftest import CANARY_KEY
 from tests.fake_chat import FakeChat
-from tradingagents import server
 from tradingagents.services import api_token_create
 
 URL = "/v1/chat/completions"
@@ -143,8 +142,7 @@ def running_servers(count: int, **extra_env: str) -> Iterator[list[int]]:
     500 or a traceback."""
     from django.conf import settings
 
-    from tests.e2e_support import BASE_DIR, BIN, port_open, stop, wait_until
-    from tests.fake_vendor import free_port
+    from tests.e2e_support import start_uvicorn, stop
 
     env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", "DEBUG": "false",
            "DJANGO_SECRET_KEY": "e2e-secret-" + "x" * 40, "ENCRYPTION_KEY": settings.ENCRYPTION_KEY, **extra_env}
@@ -153,13 +151,8 @@ def running_servers(count: int, **extra_env: str) -> Iterator[list[int]]:
     ports: list[int] = []
     try:
         for index in range(count):
-            port = free_port(18560 + 3 * index)
-            log = logdir / f"server-{index}.log"
-            processes.append(subprocess.Popen(
-                server.command(BIN, "127.0.0.1", port),
-                cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-            ))
-            wait_until(lambda port=port: port_open(port), 30, "uvicorn", [log])
+            process, port = start_uvicorn(env, logdir / f"server-{index}.log", 18560 + 3 * index)
+            processes.append(process)
             ports.append(port)
         yield ports
     finally:

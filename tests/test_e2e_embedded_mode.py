@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from tests.conftest import CANARY_KEY
-from tests.e2e_support import BASE_DIR, BIN, port_open, stop, wait_until
-from tests.fake_vendor import FakeVendor, free_port
-from tradingagents import server
+from tests.e2e_support import BASE_DIR, start_uvicorn, stop
+from tests.fake_vendor import FakeVendor
 
 pytestmark = pytest.mark.e2e
 
@@ -41,14 +40,8 @@ def embedded_server() -> Iterator[tuple[int, str]]:
     manage("migrate", "--noinput")
     manage("ensureadmin")
     token = manage("createapitoken", "admin").strip()
-    port = free_port(18560)
-    log = workdir / "server.log"
-    process = subprocess.Popen(
-        server.command(BIN, "127.0.0.1", port),
-        cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    process, port = start_uvicorn(env, workdir / "server.log", 18560)
     try:
-        wait_until(lambda: port_open(port), 30, "uvicorn", [log])
         yield port, token
     finally:
         stop([process])
