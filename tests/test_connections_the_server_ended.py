@@ -6,7 +6,6 @@ answer at all is a 503 with Retry-After from the gateway too, in OpenAI's shape.
 
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
@@ -16,38 +15,10 @@ from django.db import OperationalError, connection
 
 from agents_llm.gateway import views
 from agents_llm.models import AgentRun, CallStatus, LLMCall, RunStatus
-from tests.gateway_support import URL, make_agent, user_message, vendor, vendor_provider  # noqa: F401
-from tests.loop_support import local_cache, postgresql_only  # noqa: F401 - local_cache: autouse
-from tradingagents.services import api_token_create
+from tests.gateway_support import vendor, vendor_provider  # noqa: F401 - fixtures
+from tests.loop_support import chat, local_cache, postgresql_only, run_and_call_token, run_inline  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-RUN = {"agent": "trader", "task": "trade-signal", "input": {"ticker": "NVDA"}}
-BODY = {"model": "gateway-trader", "messages": user_message()}
-
-
-@pytest.fixture
-def token(editor, assignment, offline_config, vendor_provider) -> str:
-    make_agent("gateway-trader", vendor_provider, "vendor-a")
-    return api_token_create(user=editor, name="kept-connections")[1]
-
-
-async def _send(token: str, path: str, body: dict) -> httpx.Response:
-    from tradingagents.asgi import application
-
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        return await client.post(path, content=json.dumps(body), headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-        })
-
-
-async def _run(token: str) -> httpx.Response:
-    return await _send(token, "/api/v1/runs?wait=true", RUN)
-
-
-async def _chat(token: str) -> httpx.Response:
-    return await _send(token, URL, BODY)
 
 
 @pytest.fixture
@@ -81,16 +52,16 @@ def _end_every_other_connection(spared: int) -> int:
 @postgresql_only
 @pytest.mark.parametrize("on_loop", [True, False], ids=["from-the-loop", "from-the-threads"])
 async def test_runs_and_calls_after_the_server_ended_the_kept_connections_are_answered(
-    token, settings, test_backend, on_loop
+    run_and_call_token, settings, test_backend, on_loop
 ):
     settings.DATABASE_ON_LOOP = on_loop
     for _ in range(2):  # the connections are open and kept, the caches warm
-        assert (await _run(token)).status_code == 200
-        assert (await _chat(token)).status_code == 200
+        assert (await run_inline(run_and_call_token)).status_code == 200
+        assert (await chat(run_and_call_token)).status_code == 200
 
     assert await sync_to_async(_end_every_other_connection)(test_backend) >= 1
-    runs = [await _run(token) for _ in range(3)]
-    calls = [await _chat(token) for _ in range(3)]
+    runs = [await run_inline(run_and_call_token) for _ in range(3)]
+    calls = [await chat(run_and_call_token) for _ in range(3)]
 
     assert [r.status_code for r in runs] == [200] * 3, runs[0].content
     assert [r.json()["status"] for r in runs] == [RunStatus.SUCCEEDED] * 3
@@ -99,7 +70,7 @@ async def test_runs_and_calls_after_the_server_ended_the_kept_connections_are_an
     assert await LLMCall.objects.filter(status=CallStatus.SUCCEEDED).acount() == 5
 
 
-async def test_a_gateway_call_the_database_cannot_admit_is_a_503_in_openais_shape(token, monkeypatch):
+async def test_a_gateway_call_the_database_cannot_admit_is_a_503_in_openais_shape(run_and_call_token, monkeypatch):
     def refused(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
 
@@ -109,7 +80,7 @@ async def test_a_gateway_call_the_database_cannot_admit_is_a_503_in_openais_shap
     monkeypatch.setattr(views, "_admit", refused)
     monkeypatch.setattr(views, "_admit_on_loop", not_on_the_loop)
 
-    response = await _chat(token)
+    response = await chat(run_and_call_token)
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
@@ -119,7 +90,7 @@ async def test_a_gateway_call_the_database_cannot_admit_is_a_503_in_openais_shap
     assert await LLMCall.objects.acount() == 0
 
 
-async def test_a_model_list_the_database_cannot_read_is_a_503_in_openais_shape(token, monkeypatch):
+async def test_a_model_list_the_database_cannot_read_is_a_503_in_openais_shape(run_and_call_token, monkeypatch):
     def refused(*args, **kwargs):
         raise OperationalError("the database system is starting up")
 
@@ -128,7 +99,7 @@ async def test_a_model_list_the_database_cannot_read_is_a_503_in_openais_shape(t
 
     transport = httpx.ASGITransport(app=application)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        response = await client.get("/v1/models", headers={"Authorization": f"Bearer {token}"})
+        response = await client.get("/v1/models", headers={"Authorization": f"Bearer {run_and_call_token}"})
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"

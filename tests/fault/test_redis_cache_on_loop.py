@@ -6,28 +6,15 @@ the calls are answered from the database, as before."""
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import pytest
 
 from agents_llm import runner
 from agents_llm.gateway import views
 from agents_llm.models import AgentRun, LLMCall, RunStatus
-from tests.gateway_support import URL, make_agent, user_message, vendor, vendor_provider  # noqa: F401
-from tests.loop_support import count_hops, postgresql_only
-from tradingagents.services import api_token_create
+from tests.gateway_support import vendor, vendor_provider  # noqa: F401 - fixtures
+from tests.loop_support import chat, count_hops, postgresql_only, run_and_call_token, run_inline  # noqa: F401
 
 pytestmark = [postgresql_only, pytest.mark.django_db(transaction=True)]
-
-RUN = {"agent": "trader", "task": "trade-signal", "input": {"ticker": "NVDA"}}
-BODY = {"model": "gateway-trader", "messages": user_message()}
-
-
-@pytest.fixture
-def token(editor, assignment, offline_config, vendor_provider) -> str:
-    make_agent("gateway-trader", vendor_provider, "vendor-a")
-    return api_token_create(user=editor, name="redis-on-loop")[1]
 
 
 @pytest.fixture
@@ -39,32 +26,14 @@ def hops(monkeypatch) -> list[str]:
     return called
 
 
-async def _send(token: str, path: str, body: dict) -> httpx.Response:
-    from tradingagents.asgi import application
-
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        return await client.post(path, content=json.dumps(body), headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-        })
-
-
-async def _run(token: str) -> httpx.Response:
-    return await _send(token, "/api/v1/runs?wait=true", RUN)
-
-
-async def _chat(token: str) -> httpx.Response:
-    return await _send(token, URL, BODY)
-
-
-async def test_a_cached_callers_run_and_call_go_to_no_database_thread(cache_on_redis, token, hops):
+async def test_a_cached_callers_run_and_call_go_to_no_database_thread(cache_on_redis, run_and_call_token, hops):
     for _ in range(2):  # the token, its permissions, the targets and the route are now cached
-        assert (await _run(token)).status_code == 200
-        assert (await _chat(token)).status_code == 200
+        assert (await run_inline(run_and_call_token)).status_code == 200
+        assert (await chat(run_and_call_token)).status_code == 200
     hops.clear()
 
-    run = await _run(token)
-    call = await _chat(token)
+    run = await run_inline(run_and_call_token)
+    call = await chat(run_and_call_token)
 
     assert run.status_code == 200 and run.json()["status"] == RunStatus.SUCCEEDED
     assert call.status_code == 200, call.text
@@ -73,19 +42,19 @@ async def test_a_cached_callers_run_and_call_go_to_no_database_thread(cache_on_r
     assert await LLMCall.objects.acount() == 3
 
 
-async def test_a_permission_taken_away_is_refused_on_the_next_run_and_call(cache_on_redis, token, editor, hops):
+async def test_a_permission_taken_away_is_refused_on_the_next_run_and_call(cache_on_redis, run_and_call_token, editor, hops):
     from asgiref.sync import sync_to_async
     from django.contrib.auth.models import Permission
 
-    assert (await _run(token)).status_code == 200
-    assert (await _chat(token)).status_code == 200
+    assert (await run_inline(run_and_call_token)).status_code == 200
+    assert (await chat(run_and_call_token)).status_code == 200
 
     def take_away() -> None:
         editor.user_permissions.remove(*Permission.objects.filter(codename__in=["add_agentrun", "use_gateway"]))
 
     await sync_to_async(take_away)()
-    run = await _run(token)
-    call = await _chat(token)
+    run = await run_inline(run_and_call_token)
+    call = await chat(run_and_call_token)
 
     assert run.status_code == 403, run.content
     assert call.status_code == 403, call.text
@@ -93,14 +62,14 @@ async def test_a_permission_taken_away_is_refused_on_the_next_run_and_call(cache
     assert await LLMCall.objects.acount() == 1
 
 
-async def test_with_redis_stopped_runs_and_calls_are_answered_from_the_database(cache_on_redis, token, hops):
-    assert (await _run(token)).status_code == 200
-    assert (await _chat(token)).status_code == 200
+async def test_with_redis_stopped_runs_and_calls_are_answered_from_the_database(cache_on_redis, run_and_call_token, hops):
+    assert (await run_inline(run_and_call_token)).status_code == 200
+    assert (await chat(run_and_call_token)).status_code == 200
     cache_on_redis.stop()
     hops.clear()
 
-    run = await _run(token)
-    call = await _chat(token)
+    run = await run_inline(run_and_call_token)
+    call = await chat(run_and_call_token)
 
     assert run.status_code == 200 and run.json()["status"] == RunStatus.SUCCEEDED
     assert call.status_code == 200, call.text
