@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,20 +54,14 @@ def wait_until(check, timeout: float, what: str, logs: list[Path]) -> None:
     raise AssertionError(f"{what} did not start in {timeout} s:\n" + "\n".join(p.read_text()[-3000:] for p in logs))
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def listening(process: subprocess.Popen, port: int) -> bool:
     """Whether `process` itself holds the listening socket of 127.0.0.1:`port` (Linux's
     /proc: its socket inodes, and the table of listening TCP sockets)."""
     try:
-        inodes = {os.readlink(fd)[8:-1] for fd in Path(f"/proc/{process.pid}/fd").iterdir()
-                  if os.readlink(fd).startswith("socket:[")}
+        links = [os.readlink(fd) for fd in Path(f"/proc/{process.pid}/fd").iterdir()]
     except OSError:  # gone, or a descriptor closed while it was read
         return False
+    inodes = {link[8:-1] for link in links if link.startswith("socket:[")}
     local = f"0100007F:{port:04X}"
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
