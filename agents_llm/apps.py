@@ -8,11 +8,12 @@ class AgentsLLMConfig(AppConfig):
     verbose_name = "Agents"
 
     def ready(self) -> None:
-        from agents_llm import selectors, signals
+        from agents_llm import signals
         from agents_llm.models import AgentLLMConfig
+        from agents_llm.runs.selectors import run_events_snapshot
         from providers.services import secret_model_register
         from tradingagents import events
 
         signals.connect()  # live events for agents, tasks and LLM configs
         secret_model_register(AgentLLMConfig)  # rotatekeys re-encrypts its keys too
-        events.register_snapshot("runs", selectors.run_events_snapshot)
+        events.register_snapshot("runs", run_events_snapshot)

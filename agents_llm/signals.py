@@ -1,5 +1,6 @@
 """Live events for agents, tasks and LLM configs (topics `agents`, `tasks`,
-`llm_configs`). Runs are published by the runtime as `run.*` events."""
+`llm_configs`; runs are published by the runtime as `run.*` events), and the version
+bump that retires every cached chain when a row it was built from changes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
-from agents_llm.models import AgentConfig, AgentLLMConfig, TaskConfig
+from agents_llm.models import AgentAlias, AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig
+from tradingagents import versions
 from tradingagents.events import publish
 
 
@@ -82,3 +84,14 @@ def connect() -> None:
     for model in TOPIC_OF:
         post_save.connect(saved, sender=model, dispatch_uid=f"agents_llm.events.saved.{model.__name__}")
         post_delete.connect(deleted, sender=model, dispatch_uid=f"agents_llm.events.deleted.{model.__name__}")
+    # Chains and run targets are cached per process (agents_llm.agents.chain,
+    # agents_llm.runs.registry): any change to a row they are built from retires them.
+    from providers.models import LLMProvider
+
+    for model in (AgentConfig, AgentAlias, AgentLLMConfig, TaskConfig, AgentTaskAssignment, LLMProvider):
+        post_save.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.saved.{model.__name__}")
+        post_delete.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.deleted.{model.__name__}")
+
+
+def config_changed(sender: type[Model], **kwargs: Any) -> None:
+    versions.bump(versions.CONFIG)

@@ -57,7 +57,7 @@ import django
 django.setup()
 from django.contrib.auth.models import User
 from agents_llm.models import AgentConfig
-from agents_llm.services import agent_create, llm_config_create
+from agents_llm.agents.services import agent_create, llm_config_create
 from providers.models import LLMProvider
 from providers.services import provider_create
 from tradingagents.services import api_token_create

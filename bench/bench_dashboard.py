@@ -1,4 +1,4 @@
-"""The usage dashboard's queries (agents_llm.admin_usage.usage_dashboard: day × agent,
+"""The usage dashboard's queries (agents_llm.usage.dashboard.usage_dashboard: day × agent,
 provider × model and session groupings of runs and gateway calls) on many rows,
 against a baseline measured in the same run: a plain COUNT(*) of the same rows.
 
@@ -97,7 +97,7 @@ def _leg(n_calls: int, n_runs: int) -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from agents_llm.admin_usage import usage_dashboard, usage_summary
+    from agents_llm.usage.dashboard import usage_dashboard, usage_summary
     from agents_llm.models import AgentRun, LLMCall
 
     call_command("migrate", verbosity=0)
@@ -108,7 +108,7 @@ def _leg(n_calls: int, n_runs: int) -> None:
 
     today = timezone.now().date()
     date_from = today - timedelta(days=29)
-    from agents_llm.selectors_usage import day_bounds
+    from agents_llm.usage.selectors import day_bounds
 
     since, until = day_bounds(date_from, today)
 

@@ -81,8 +81,8 @@ def _leg() -> None:
 
     from agents_llm import metering, output_schema, registry, runner
     from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, TaskConfig
-    from agents_llm.selectors import agent_llm_configs
-    from agents_llm.services import agent_create, assignment_create, llm_config_create, task_create
+    from agents_llm.agents.selectors import agent_llm_configs
+    from agents_llm.agents.services import agent_create, assignment_create, llm_config_create, task_create
     from providers import backends
     from providers.models import LLMProvider
     from providers.services import provider_create

@@ -35,19 +35,43 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 def schema_validate_unthrottled(monkeypatch):
     """Tests call POST schemas/validate far faster than people do, and user ids repeat
     from test to test; tests/test_schema_validate_throttle.py restores the limit."""
-    from agents_llm.api_schemas import validate_throttle
+    from agents_llm.agents.api_schemas import validate_throttle
 
     monkeypatch.setattr(validate_throttle, "num_requests", 10**9)
 
 
-@pytest.fixture(autouse=True)
-def loop_connections_closed():
-    """A test's event loop ends with the test: the connections inline runs opened on it
-    (tradingagents.loop_db) go too, or PostgreSQL keeps them until the suite ends."""
-    from tradingagents import loop_db
+@pytest.fixture(scope="session", autouse=True)
+def versions_of_this_test_run(tmp_path_factory):
+    """The version files (tradingagents.versions) of this test run, shared with the
+    servers it starts and no other run on the machine (a bump of another run's would
+    only cost rebuilds, but tests count them)."""
+    from django.conf import settings
 
+    folder = str(tmp_path_factory.mktemp("versions"))
+    os.environ["VERSIONS_DIR"] = folder
+    settings.VERSIONS_DIR = folder
     yield
-    loop_db.close_all()
+
+
+@pytest.fixture(autouse=True)
+def database_work_in_the_tests_thread(settings):
+    """A test's transaction lives in its own thread: async code under test does its
+    database work there (Django's sync_to_async), as DATABASE_THREADS=0 says. Servers
+    an end-to-end test starts keep their own database threads."""
+    settings.DATABASE_THREADS = 0
+
+
+@pytest.fixture(autouse=True)
+def caches_start_empty():
+    """What a process keeps while its version is current (chains, run targets, tokens)
+    is per process, and ids repeat from test to test: each test starts with none."""
+    from agents_llm.agents import chain
+    from agents_llm.runs.registry import registry
+    from tradingagents import auth
+
+    chain.clear()
+    registry.clear()
+    auth.clear()
 
 
 @pytest.fixture
@@ -113,14 +137,14 @@ def simple_schema() -> dict:
 
 @pytest.fixture
 def agent(db):
-    from agents_llm.services import agent_create
+    from agents_llm.agents.services import agent_create
 
     return agent_create(name="trader", display_name="Trader", role="trader", instructions="You trade.")
 
 
 @pytest.fixture
 def task(db, simple_schema):
-    from agents_llm.services import task_create
+    from agents_llm.agents.services import task_create
 
     return task_create(
         name="trade-signal",
@@ -132,13 +156,13 @@ def task(db, simple_schema):
 
 @pytest.fixture
 def offline_config(agent, offline_provider):
-    from agents_llm.services import llm_config_create
+    from agents_llm.agents.services import llm_config_create
 
     return llm_config_create(agent=agent, provider=offline_provider, model_name="offline")
 
 
 @pytest.fixture
 def assignment(agent, task):
-    from agents_llm.services import assignment_create
+    from agents_llm.agents.services import assignment_create
 
     return assignment_create(agent=agent, task=task)

@@ -11,7 +11,7 @@ from django_dramatiq.middleware import DbConnectionsMiddleware
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import default_middleware
 
-from agents_llm.tasks import execute_run
+from agents_llm.runs.actors import execute_run
 from providers.tasks import validate_provider
 
 ACTORS = (validate_provider, execute_run)

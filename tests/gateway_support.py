@@ -81,7 +81,7 @@ def gateway(caller) -> GatewayClient:
 
 def make_agent(name: str, provider, model: str, *, aliases: list[str] | None = None, **config: Any):
     """An agent whose primary config is `model` on `provider` (plus `config` fields)."""
-    from agents_llm.services import agent_create, llm_config_create
+    from agents_llm.agents.services import agent_create, llm_config_create
 
     agent = agent_create(name=name, instructions=f"You are {name}.", aliases=aliases or [])
     llm_config_create(agent=agent, provider=provider, model_name=model, **config)

@@ -19,7 +19,7 @@ ANSWER = {"signal": "buy", "confidence": 0.75}
 
 @pytest.fixture(autouse=True)
 def clean_runtime() -> Iterator[None]:
-    from agents_llm.registry import registry
+    from agents_llm.runs.registry import registry
     from providers.backends import clear_client_cache
 
     registry.clear()
@@ -55,13 +55,13 @@ def compatible_provider(name: str, base_url: str, api_key: str | None = "sk-fake
 
 
 def llm_config(agent, provider, model_name: str, **data: Any):
-    from agents_llm.services import llm_config_create
+    from agents_llm.agents.services import llm_config_create
 
     return llm_config_create(agent=agent, provider=provider, model_name=model_name, **data)
 
 
 def run_now(agent, task, input: dict[str, Any] | None = None):
-    from agents_llm.runner import run_create, run_execute
+    from agents_llm.runs.runner import run_create, run_execute
 
     run = run_create(agent=agent, task=task, input=input or {"ticker": "NVDA"}, enqueue=False)
     return run_execute(run_id=run.pk)

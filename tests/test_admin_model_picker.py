@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_agents_list_shows_each_agents_primary_model(client, superuser, offline_config, openai_provider):
-    from agents_llm.services import agent_create
+    from agents_llm.agents.services import agent_create
 
     agent_create(name="idle", display_name="Idle")
     client.force_login(superuser)
@@ -73,7 +73,7 @@ def test_the_agent_page_inline_computes_the_choices_once_for_every_form(
     client, superuser, agent, offline_provider, monkeypatch
 ):
     from agents_llm import admin as agents_admin
-    from agents_llm.services import llm_config_create
+    from agents_llm.agents.services import llm_config_create
 
     for priority in (0, 1, 2, 3):
         llm_config_create(agent=agent, provider=offline_provider, model_name="offline", priority=priority)

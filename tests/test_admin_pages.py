@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from agents_llm.services import agent_create, assignment_create, llm_config_create, task_update
+from agents_llm.agents.services import agent_create, assignment_create, llm_config_create, task_update
 from agents_llm.seeding import seed_run
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ def test_it_creates_an_agent(as_editor):
 
 
 def test_it_lists_agents_with_their_configs_primary_first(as_reader, agent, offline_config, offline_provider):
-    from agents_llm.services import llm_config_create
+    from agents_llm.agents.services import llm_config_create
 
     llm_config_create(agent=agent, provider=offline_provider, model_name="offline-b", priority=5)
 
@@ -34,7 +34,7 @@ def test_it_lists_agents_with_their_configs_primary_first(as_reader, agent, offl
 
 
 def test_it_filters_and_orders_agents(as_reader, agent):
-    from agents_llm.services import agent_create
+    from agents_llm.agents.services import agent_create
 
     agent_create(name="analyst-a", role="analyst", enabled=False)
 

@@ -53,7 +53,8 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
 
     from django.contrib.auth.models import User
 
-    from agents_llm.metering import CallOutcome, call_record, session_create
+    from agents_llm.metering.calls import CallOutcome, call_record
+    from agents_llm.metering.sessions import session_create
 
     session, _ = session_create(owner=User.objects.get(username="editor"), name="canary session")
     call = call_record(CallOutcome(agent_id=agent.pk, alias="trader", user_id=None, session_id=session.pk, provider_id=provider.pk))

@@ -18,7 +18,7 @@ def test_a_duplicate_priority_is_409(as_editor, agent, offline_provider, offline
 
 
 def test_moving_a_config_onto_a_taken_priority_is_409(as_editor, agent, offline_provider, offline_config):
-    from agents_llm.services import llm_config_create
+    from agents_llm.agents.services import llm_config_create
 
     other = llm_config_create(agent=agent, provider=offline_provider, model_name="offline")
 

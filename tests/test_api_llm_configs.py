@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agents_llm.models import AgentLLMConfig
-from agents_llm.services import agent_create, llm_config_create
+from agents_llm.agents.services import agent_create, llm_config_create
 from tests.api_support import anonymous, as_editor, as_outsider, as_reader, as_superuser, assert_error_shape  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_bulk_apply_changes_nothing_when_one_agent_rejects_the_config(
 ):
     from django.core.exceptions import ValidationError
 
-    from agents_llm import services
+    from agents_llm.agents import services
 
     agent_create(name="clashing")
     upsert = services.llm_config_upsert_primary

@@ -78,7 +78,7 @@ def test_a_run_detail_carries_its_attempts(as_reader, agent, task):
 
 
 def test_usage_sums_tokens_requests_and_cost_by_agent_over_the_range(as_reader, agent, task, openai_provider):
-    from agents_llm.services import agent_create
+    from agents_llm.agents.services import agent_create
 
     other = agent_create(name="other")
     _run(agent, task, provider=openai_provider)

@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 from pydantic_ai.models.test import TestModel
 
-from agents_llm.registry import get_or_create
-from agents_llm.services import agent_create, assignment_create
+from agents_llm.runs.registry import runtime_for
+from agents_llm.agents.services import agent_create, assignment_create
 from providers import backends
 from providers.catalog import TYPES, ProviderType
 from providers.services import provider_create
@@ -36,13 +36,26 @@ def key_and_url(model: Any) -> tuple[str, str]:
     return client.api_key, str(client.base_url)
 
 
+class Built:
+    """A link of a built agent's chain, with the PydanticAI model made for it."""
+
+    def __init__(self, runtime, link) -> None:
+        self.link, self.error, self.synthetic = link, link.error, link.offline
+        self.model = runtime.models.get(id(link))
+
+
+def built(agent, task) -> list[Built]:
+    runtime = runtime_for(agent, task)
+    return [Built(runtime, link) for link in runtime.chain.links]
+
+
 def _model(agent, task, provider_type: str, *, provider_key=None, config_key=None, base_url=""):
     if provider_type == ProviderType.OPENAI_COMPATIBLE and not base_url:
         base_url = "https://compatible.example.test/v1"
     provider = provider_create(name="p", provider_type=provider_type, base_url=base_url, api_key=provider_key)
     model_name = TYPES[provider_type].quick_model or "some-model"
     llm_config(agent, provider, model_name, api_key=config_key)
-    return get_or_create(agent, task).chain[0]
+    return built(agent, task)[0]
 
 
 @pytest.fixture
@@ -122,7 +135,7 @@ def test_local_ollama_needs_no_key(agent, task, monkeypatch):
 
 
 def test_the_offline_provider_is_a_test_model_with_a_schema_valid_answer(agent, task, offline_config):
-    link = get_or_create(agent, task).chain[0]
+    link = built(agent, task)[0]
 
     assert isinstance(link.model, TestModel) and link.synthetic
     assert link.model.custom_output_args["signal"] in ("buy", "hold", "sell")
@@ -154,8 +167,8 @@ def test_one_client_per_credential_is_shared_by_agents_and_rebuilt_for_a_new_key
     llm_config(other, provider, "gpt-4o", temperature=0.9)
     llm_config(other, provider, "gpt-4o-mini", api_key="config-key-0002", priority=1)
 
-    mine = get_or_create(agent, task).chain[0].model
-    theirs, own_key = (link.model for link in get_or_create(other, task).chain)
+    mine = built(agent, task)[0].model
+    theirs, own_key = (link.model for link in built(other, task))
 
     assert mine is not theirs  # each config has its own settings...
     assert mine.client is theirs.client  # ...over one SDK client and HTTP pool

@@ -185,7 +185,7 @@ RAW_SCHEMA = {
 
 @pytest.fixture
 def raw_task(transactional_db):
-    from agents_llm.services import task_create
+    from agents_llm.agents.services import task_create
 
     return task_create(name="raw-task", prompt_template="Rate {ticker}.", response_schema=RAW_SCHEMA)
 

@@ -1,11 +1,12 @@
-"""Connections kept between requests (the database threads' and the event loop's,
-tradingagents.loop_db) that the PostgreSQL server ended meanwhile (a restart, an
-administrator's pg_terminate_backend) are replaced before they are used: the next
-inline run and gateway call are answered, not refused. And a database that cannot
+"""Connections kept between requests (the database threads', tradingagents.dbthreads)
+that the PostgreSQL server ended meanwhile (a restart, an administrator's
+pg_terminate_backend) are replaced before they are used: the next inline run and
+gateway call are answered, not refused. And a database that cannot
 answer at all is a 503 with Retry-After from the gateway too, in OpenAI's shape."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -16,7 +17,7 @@ from django.db import OperationalError, connection
 from agents_llm.gateway import views
 from agents_llm.models import AgentRun, CallStatus, LLMCall, RunStatus
 from tests.gateway_support import vendor, vendor_provider  # noqa: F401 - fixtures
-from tests.loop_support import chat, local_cache, postgresql_only, run_and_call_token, run_inline  # noqa: F401
+from tests.asgi_support import chat, postgresql_only, run_and_call_token, run_inline  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,16 +51,17 @@ def _end_every_other_connection(spared: int) -> int:
 
 
 @postgresql_only
-@pytest.mark.parametrize("on_loop", [True, False], ids=["from-the-loop", "from-the-threads"])
 async def test_runs_and_calls_after_the_server_ended_the_kept_connections_are_answered(
-    run_and_call_token, settings, test_backend, on_loop
+    run_and_call_token, settings, test_backend
 ):
-    settings.DATABASE_ON_LOOP = on_loop
+    settings.DATABASE_THREADS = 2  # threads that keep their connections, as a server's
+    settings.DATABASE_IDLE_CHECK_SECONDS = 0.5
     for _ in range(2):  # the connections are open and kept, the caches warm
         assert (await run_inline(run_and_call_token)).status_code == 200
         assert (await chat(run_and_call_token)).status_code == 200
 
     assert await sync_to_async(_end_every_other_connection)(test_backend) >= 1
+    await asyncio.sleep(0.6)  # idle, as connections are between a restart and the next call
     runs = [await run_inline(run_and_call_token) for _ in range(3)]
     calls = [await chat(run_and_call_token) for _ in range(3)]
 
@@ -74,11 +76,11 @@ async def test_a_gateway_call_the_database_cannot_admit_is_a_503_in_openais_shap
     def refused(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
 
-    async def not_on_the_loop(request):
+    async def not_on_the_loop(token):
         return None
 
-    monkeypatch.setattr(views, "_admit", refused)
-    monkeypatch.setattr(views, "_admit_on_loop", not_on_the_loop)
+    monkeypatch.setattr(views, "authenticate", refused)
+    monkeypatch.setattr(views, "auser_for_token", not_on_the_loop)
 
     response = await chat(run_and_call_token)
 

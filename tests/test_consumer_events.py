@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from agents_llm.services import agent_create, agent_delete, agent_update, llm_config_create, task_create
+from agents_llm.agents.services import agent_create, agent_delete, agent_update, llm_config_create, task_create
 from providers.services import provider_create, provider_delete, provider_update
 from tests.ws_support import next_event, open_socket, subscribe
 from tradingagents.services import api_token_create

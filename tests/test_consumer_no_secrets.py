@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from agents_llm.services import llm_config_create, llm_config_update
+from agents_llm.agents.services import llm_config_create, llm_config_update
 from providers.models import LLMProvider
 from providers.services import provider_create, provider_update
 from providers.validation import provider_validate

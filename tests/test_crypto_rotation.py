@@ -6,7 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
-from agents_llm.services import llm_config_create
+from agents_llm.agents.services import llm_config_create
 from providers import crypto
 from providers.models import LLMProvider, ValidationStatus
 from providers.services import provider_create

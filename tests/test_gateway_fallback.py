@@ -30,7 +30,7 @@ JSON_SCHEMA_FORMAT = {"type": "json_schema", "json_schema": {"name": "signal", "
 @pytest.fixture
 def chained(vendor_provider):
     """trader: primary 'vendor-a', its fallback 'vendor-b', then a second config 'vendor-c'."""
-    from agents_llm.services import llm_config_create
+    from agents_llm.agents.services import llm_config_create
 
     agent = make_agent(
         "trader", vendor_provider, "vendor-a", fallback_provider=vendor_provider, fallback_model="vendor-b",

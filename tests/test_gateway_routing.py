@@ -52,7 +52,7 @@ def test_an_unknown_model_is_a_404_model_not_found_and_reaches_no_vendor(gateway
 
 
 def test_a_disabled_agent_is_not_found(gateway, vendor, vendor_provider):
-    from agents_llm.services import agent_update
+    from agents_llm.agents.services import agent_update
 
     agent = make_agent("trader", vendor_provider, "vendor-trader", aliases=["Trader"])
     agent_update(agent=agent, data={"enabled": False})
@@ -64,7 +64,7 @@ def test_a_disabled_agent_is_not_found(gateway, vendor, vendor_provider):
 
 
 def test_models_lists_enabled_agents_and_their_aliases_in_openais_shape(gateway, vendor_provider):
-    from agents_llm.services import agent_update
+    from agents_llm.agents.services import agent_update
 
     make_agent("trader", vendor_provider, "m", aliases=["Trader"])
     hidden = make_agent("reflector", vendor_provider, "m", aliases=["Reflector"])
@@ -94,7 +94,7 @@ def test_an_alias_cannot_belong_to_two_agents(vendor_provider):
 
 def test_a_config_change_is_seen_by_the_next_call_although_routes_are_cached(gateway, vendor, vendor_provider):
     from agents_llm.models import AgentLLMConfig
-    from agents_llm.services import agent_aliases_set, llm_config_update
+    from agents_llm.agents.services import agent_aliases_set, llm_config_update
 
     agent = make_agent("desk_trader", vendor_provider, "vendor-one", aliases=["Trader"])
     gateway.chat({"model": "Trader", "messages": user_message()})

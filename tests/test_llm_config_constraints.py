@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from agents_llm.models import AgentLLMConfig
-from agents_llm.services import llm_config_create, llm_config_update
+from agents_llm.agents.services import llm_config_create, llm_config_update
 
 pytestmark = pytest.mark.django_db
 

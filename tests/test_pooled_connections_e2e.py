@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.gateway_support import make_agent, running_servers, vendor, vendor_provider  # noqa: F401
-from tests.loop_support import postgresql_only
+from tests.asgi_support import postgresql_only
 from tradingagents.services import api_token_create
 
 # Committed rows, so that the server process sees them.

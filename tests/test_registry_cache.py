@@ -8,10 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agents_llm import registry as registry_module
-from agents_llm.registry import AgentRegistry, get_or_create, registry
-from agents_llm.selectors import agent_llm_configs
-from agents_llm.services import llm_config_update, task_update
+from agents_llm.runs import registry as registry_module
+from agents_llm.runs.registry import AgentRegistry, registry, runtime_for
+from agents_llm.agents.services import llm_config_update, task_update
 from tests.runtime_support import clean_runtime, compatible_provider, llm_config  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +26,17 @@ def config(agent, compat):
     return llm_config(agent, compat, "model-a", temperature=0.5)
 
 
-def _configs(agent):
-    return list(agent_llm_configs(agent, enabled_only=True))
+def get_or_create(agent, task, runtime_registry=None):
+    """The built agent for (agent, task) from `runtime_registry` (the process's by default)."""
+    if runtime_registry is None:
+        return runtime_for(agent, task)
+    seen = runtime_registry.versions()
+    target = runtime_registry.target(agent.pk, task.pk, load=lambda: (agent, task), seen=seen)
+    return runtime_registry.runtime(target, seen=seen)
+
+
+def first_model(runtime):
+    return runtime.model(runtime.chain.links[0])
 
 
 def test_the_second_call_is_a_hit_returning_the_same_instance(agent, task, config):
@@ -36,18 +44,15 @@ def test_the_second_call_is_a_hit_returning_the_same_instance(agent, task, confi
     second = get_or_create(agent, task)
 
     assert second is first
-    assert registry.stats() == {"size": 1, "hits": 1, "misses": 1, "builds": 1}
-    assert first.agent.model is first.chain[0].model
-    assert [(link.provider_name, link.model_name) for link in first.chain] == [("compat", "model-a")]
+    assert registry.stats() == {"hits": 1, "misses": 1, "builds": 1}
+    assert first.agent.model is first_model(first)
+    assert [(link.provider_name, link.model_name) for link in first.chain.links] == [("compat", "model-a")]
 
 
-def test_a_warm_hit_with_the_runs_configs_makes_no_query(agent, task, config, django_assert_num_queries):
-    configs = _configs(agent)
-    get_or_create(agent, task, configs=configs)
+def test_a_warm_hit_makes_no_query(agent, task, config, django_assert_num_queries):
+    get_or_create(agent, task)
 
     with django_assert_num_queries(0):
-        get_or_create(agent, task, configs=configs)
-    with django_assert_num_queries(1):  # only the configs (with their providers)
         get_or_create(agent, task)
 
 
@@ -58,7 +63,7 @@ def test_changing_the_temperature_builds_a_new_instance(agent, task, config):
     after = get_or_create(agent, task)
 
     assert after is not before
-    assert after.chain[0].model.settings["temperature"] == 1.1
+    assert first_model(after).settings["temperature"] == 1.1
 
 
 def test_changing_the_providers_key_builds_a_new_instance(agent, task, config, compat):
@@ -70,7 +75,7 @@ def test_changing_the_providers_key_builds_a_new_instance(agent, task, config, c
     after = get_or_create(agent, task)
 
     assert after is not before
-    assert after.chain[0].model.client.api_key == "sk-a-brand-new-key-9999"
+    assert first_model(after).client.api_key == "sk-a-brand-new-key-9999"
 
 
 def test_changing_the_configs_own_key_builds_a_new_instance(agent, task, config):
@@ -80,7 +85,7 @@ def test_changing_the_configs_own_key_builds_a_new_instance(agent, task, config)
     after = get_or_create(agent, task)
 
     assert after is not before
-    assert after.chain[0].model.client.api_key == "sk-config-override-7777"
+    assert first_model(after).client.api_key == "sk-config-override-7777"
 
 
 def test_an_environment_key_change_builds_a_new_instance(agent, task, monkeypatch):
@@ -95,7 +100,7 @@ def test_an_environment_key_change_builds_a_new_instance(agent, task, monkeypatc
     after = get_or_create(agent, task)
 
     assert after is not before
-    assert after.chain[0].model.client.api_key == "sk-env-two-2222"
+    assert first_model(after).client.api_key == "sk-env-two-2222"
 
 
 def test_changing_the_fallback_builds_a_new_instance(agent, task, config, compat):
@@ -105,7 +110,7 @@ def test_changing_the_fallback_builds_a_new_instance(agent, task, config, compat
     after = get_or_create(agent, task)
 
     assert after is not before
-    assert [link.model_name for link in after.chain] == ["model-a", "model-b"]
+    assert [link.model_name for link in after.chain.links] == ["model-a", "model-b"]
 
 
 def test_changing_the_schema_builds_a_new_instance(agent, task, config, simple_schema):
@@ -120,7 +125,7 @@ def test_changing_the_schema_builds_a_new_instance(agent, task, config, simple_s
 
 
 def test_changing_the_instructions_builds_a_new_instance(agent, task, config):
-    from agents_llm.services import agent_update
+    from agents_llm.agents.services import agent_update
 
     before = get_or_create(agent, task)
     agent = agent_update(agent=agent, data={"instructions": "You trade carefully."})
@@ -129,12 +134,11 @@ def test_changing_the_instructions_builds_a_new_instance(agent, task, config):
 
 
 def test_twenty_concurrent_first_calls_build_exactly_one_instance(agent, task, config):
-    configs = _configs(agent)
     barrier = threading.Barrier(20)
 
     def call():
         barrier.wait()
-        return get_or_create(agent, task, configs=configs)
+        return get_or_create(agent, task)
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda _: call(), range(20)))
@@ -144,11 +148,9 @@ def test_twenty_concurrent_first_calls_build_exactly_one_instance(agent, task, c
 
 
 def test_twenty_concurrent_first_calls_from_asyncio_build_exactly_one(agent, task, config):
-    configs = _configs(agent)
-
     async def twenty():
         return await asyncio.gather(
-            *(asyncio.to_thread(get_or_create, agent, task, configs=configs) for _ in range(20))
+            *(asyncio.to_thread(get_or_create, agent, task) for _ in range(20))
         )
 
     results = asyncio.run(twenty())
@@ -157,24 +159,21 @@ def test_twenty_concurrent_first_calls_from_asyncio_build_exactly_one(agent, tas
     assert registry.stats()["builds"] == 1
 
 
-def test_the_registry_is_bounded_least_recently_used_first(agent, task, config, monkeypatch):
-    from agents_llm.services import assignment_create, task_create
+def test_the_registry_is_bounded_least_recently_used_first(agent, task, config):
+    from agents_llm.agents.services import assignment_create, task_create
 
     small = AgentRegistry(size=2)
-    monkeypatch.setattr(registry_module, "registry", small)
     tasks = [task] + [
         task_create(name=f"t{i}", prompt_template="x", response_schema=task.response_schema) for i in range(2)
     ]
     for t in tasks[1:]:
         assignment_create(agent=agent, task=t)
-    configs = _configs(agent)
-    first = small.get_or_create(agent, tasks[0], configs=configs)
-    small.get_or_create(agent, tasks[1], configs=configs)
-    small.get_or_create(agent, tasks[0], configs=configs)  # touch: t0 is now the most recent
-    small.get_or_create(agent, tasks[2], configs=configs)  # evicts t1
+    first = get_or_create(agent, tasks[0], small)
+    get_or_create(agent, tasks[1], small)
+    get_or_create(agent, tasks[0], small)  # touch: t0 is now the most recent
+    get_or_create(agent, tasks[2], small)  # evicts t1
 
-    assert small.stats()["size"] == 2
-    assert small.get_or_create(agent, tasks[0], configs=configs) is first
+    assert get_or_create(agent, tasks[0], small) is first
     assert small.stats()["builds"] == 3
-    small.get_or_create(agent, tasks[1], configs=configs)
+    get_or_create(agent, tasks[1], small)
     assert small.stats()["builds"] == 4

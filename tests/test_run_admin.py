@@ -103,7 +103,7 @@ def test_the_run_form_names_a_missing_placeholder_and_stores_nothing(client, edi
 def test_run_again_queues_a_new_run_with_the_same_input(
     client, editor, failed_run, offline_config, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from agents_llm import tasks
+    from agents_llm.runs import actors
 
     sent: list[int] = []
     monkeypatch.setattr(tasks.execute_run, "send", lambda run_id: sent.append(run_id))

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from agents_llm.models import AgentRun, RunStatus
-from agents_llm.runner import run_create, run_execute
-from agents_llm.tasks import execute_run
+from agents_llm.runs.runner import run_create, run_execute
+from agents_llm.runs.actors import execute_run
 from providers.models import LLMProvider, ValidationStatus
 from tests.conftest import CANARY_KEY, CANARY_LAST4
 from tests.runtime_support import (  # noqa: F401 - fixtures
@@ -81,7 +81,7 @@ def test_the_actor_ignores_a_run_deleted_before_it_ran(agent, task, assignment, 
 
 
 def test_an_agent_without_an_enabled_config_fails_with_a_clear_error(agent, task, assignment, offline_config):
-    from agents_llm.services import llm_config_update
+    from agents_llm.agents.services import llm_config_update
 
     llm_config_update(config=offline_config, data={"enabled": False})
 
@@ -125,7 +125,7 @@ def test_an_error_echoing_the_key_is_stored_without_it(agent, task, assignment, 
 
 
 def test_the_task_timeout_cuts_the_chain_and_keeps_what_was_tried(agent, task, assignment, fake_openai, monkeypatch):
-    from agents_llm.services import task_update
+    from agents_llm.agents.services import task_update
 
     task = task_update(task=task, data={"timeout_seconds": 1})
     provider = compatible_provider("fake", fake_openai.base_url)

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from agents_llm.models import AgentRun
-from agents_llm.services import assignment_create, task_create
+from agents_llm.agents.services import assignment_create, task_create
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError
 from django.test.utils import CaptureQueriesContext
 
-from agents_llm import runner
+from agents_llm.runs import runner
 from agents_llm.models import AgentRun, RunStatus
 from tests.api_support import as_editor, assert_error_shape  # noqa: F401 - fixtures
 from tests.runtime_support import ANSWER, clean_runtime, compatible_provider, fake_openai, llm_config, published  # noqa: F401
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 RUN = {"agent": "trader", "task": "trade-signal", "input": {"ticker": "NVDA"}}
 
 
-def test_an_inline_run_is_three_statements_the_lookup_check_one_insert_and_one_update(as_editor, assignment, offline_config):
+def test_an_inline_run_with_everything_cached_is_two_statements_one_insert_and_one_update(as_editor, assignment, offline_config):
     from django.db import connection
 
     as_editor.call("POST", "/runs?wait=true", RUN)  # fills the caches
@@ -26,9 +26,8 @@ def test_an_inline_run_is_three_statements_the_lookup_check_one_insert_and_one_u
         response = as_editor.call("POST", "/runs?wait=true", RUN)
 
     assert response.status_code == 200, response.content
-    # The cached lookup's check, the insert and the update (the token and its
-    # permissions are cached).
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "INSERT", "UPDATE"]
+    # The token, its permissions, the agent, task and chain are cached: no read at all.
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT", "UPDATE"]
     stored = AgentRun.objects.get(pk=response.json()["id"])
     assert stored.status == RunStatus.SUCCEEDED and stored.started_at and stored.finished_at
 
@@ -51,7 +50,7 @@ def test_the_answer_is_the_run_as_stored(as_editor, assignment, offline_config):
 def test_a_change_to_the_agent_task_or_assignment_is_seen_by_the_next_inline_run(
     as_editor, agent, task, assignment, offline_config
 ):
-    from agents_llm.services import agent_update, assignment_delete
+    from agents_llm.agents.services import agent_update, assignment_delete
 
     assert as_editor.call("POST", "/runs?wait=true", RUN).status_code == 200
     agent_update(agent=agent, data={"enabled": False})
@@ -69,7 +68,7 @@ def test_a_changed_config_is_used_by_the_next_inline_run(as_editor, agent, task,
     fake_openai.script("model-b", {"answer": ANSWER})
     assert as_editor.call("POST", "/runs?wait=true", RUN).json()["model_name"] == "model-a"
 
-    from agents_llm.services import llm_config_update
+    from agents_llm.agents.services import llm_config_update
 
     llm_config_update(config=config, data={"model_name": "model-b"})
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_llm.models import TaskConfig, TaskSchemaVersion
-from agents_llm.services import task_update
+from agents_llm.agents.services import task_update
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents_llm.api_schemas import validate_throttle
+from agents_llm.agents.api_schemas import validate_throttle
 from tests.api_support import as_editor, as_reader, assert_error_shape  # noqa: F401
 from tradingagents.throttling import UserRateThrottle
 

@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from agents_llm.metering import CallOutcome, TokenUsage, call_record, session_create, settle
+from agents_llm.metering.calls import CallOutcome, call_record
+from agents_llm.metering.pricing import TokenUsage
+from agents_llm.metering.sessions import session_create, settle
 from agents_llm.models import LLMCall
 from tests.conftest import CANARY_LAST4
 from tests.gateway_support import caller  # noqa: F401
@@ -23,7 +25,7 @@ ROLES = [
 
 def _world(owner, provider):
     """A session in which each of the 12 roles made a call or two."""
-    from agents_llm.services import agent_create
+    from agents_llm.agents.services import agent_create
 
     session, _ = session_create(owner=owner, name="NVDA 2026-11-20", budget_usd=Decimal("0.05"), budget_tokens=100000)
     for index, role in enumerate(ROLES):

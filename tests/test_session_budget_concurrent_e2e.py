@@ -11,7 +11,7 @@ import httpx
 import pytest
 from django.db.models import Sum
 
-from agents_llm.metering import session_create
+from agents_llm.metering.sessions import session_create
 from agents_llm.models import LLMCall, MeteredSession
 from tests.gateway_support import caller, make_agent, running_servers, vendor, vendor_provider  # noqa: F401
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from agents_llm.metering import session_create
+from agents_llm.metering.sessions import session_create
 from agents_llm.models import AgentRun, LLMCall, MeteredSession
 from tests.api_support import client_for
 from tests.gateway_support import GatewayClient, caller, make_agent, user_message, vendor, vendor_provider  # noqa: F401
@@ -25,7 +25,7 @@ def runner_caller(caller):
 
 
 def test_a_run_in_a_session_counts_in_it_with_the_gateway_calls(runner_caller, offline_provider, vendor, vendor_provider, task):
-    from agents_llm.services import assignment_create
+    from agents_llm.agents.services import assignment_create
 
     trader = make_agent("trader", vendor_provider, "vendor-a",
                         cost_per_1k_input_tokens=Decimal("1"), cost_per_1k_output_tokens=Decimal("2"))
@@ -54,7 +54,7 @@ def test_a_run_in_a_session_counts_in_it_with_the_gateway_calls(runner_caller, o
 
 
 def test_a_run_in_someone_elses_or_a_closed_session_is_refused_naming_the_field(runner_caller, editor, offline_config, assignment):
-    from agents_llm.metering import session_close
+    from agents_llm.metering.sessions import session_close
 
     theirs, _ = session_create(owner=editor, name="theirs")
     mine, _ = session_create(owner=runner_caller, name="mine")

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from agents_llm.models import TaskConfig
-from agents_llm.services import task_update
+from agents_llm.agents.services import task_update
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from agents_llm.metering import session_create
+from agents_llm.metering.sessions import session_create
 from agents_llm.models import AgentAlias, AgentConfig, LLMCall, MeteredSession, alias_key
 from tests.gateway_support import caller, running_servers, vendor, vendor_provider  # noqa: F401
 from tests.test_browser_schema_builder import SCREENSHOTS, browser, page  # noqa: F401
@@ -34,7 +34,7 @@ IN_PRICE, OUT_PRICE = Decimal("0.001"), Decimal("0.002")  # USD per 1k tokens, e
 def _seed_on_the_vendor(provider) -> None:
     """The seeded roster (TradingAgents' node names are its aliases; `quick` and `deep`),
     every agent's primary config on the loopback vendor."""
-    from agents_llm.services import llm_config_upsert_primary
+    from agents_llm.agents.services import llm_config_upsert_primary
 
     call_command("seed", verbosity=0)
     for agent in AgentConfig.objects.all():

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_usage_adds_gateway_calls_to_runs_and_groups_them_by_session(caller, gateway, vendor, vendor_provider):
-    from agents_llm.metering import session_create
+    from agents_llm.metering.sessions import session_create
 
     make_agent("trader", vendor_provider, "vendor-a", cost_per_1k_input_tokens=Decimal("1"), cost_per_1k_output_tokens=Decimal("1"))
     session, token = session_create(owner=caller, name="NVDA")

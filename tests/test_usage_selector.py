@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agents_llm.models import AgentRun, CallStatus, LLMCall, RunStatus
-from agents_llm.selectors_usage import day_bounds, usage_merge, usage_rows, usage_total
+from agents_llm.usage.selectors import day_bounds, usage_merge, usage_rows, usage_total
 from tests.usage_support import NOW, record_usage, recorded_usage, usage_world  # noqa: F401
 
 pytestmark = pytest.mark.django_db

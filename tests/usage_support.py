@@ -59,7 +59,7 @@ def record_usage(*, agents: list[Any], tasks: list[Any], providers: list[tuple[A
 
 @pytest.fixture
 def usage_world(db, superuser, offline_provider, openai_provider, simple_schema):
-    from agents_llm.services import agent_create, assignment_create, task_create
+    from agents_llm.agents.services import agent_create, assignment_create, task_create
 
     agents = [agent_create(name=f"agent-{n}", display_name=f"Agent {n}") for n in range(3)]
     tasks = [task_create(name="usage-task", description="", prompt_template="Go {ticker}.", response_schema=simple_schema)]

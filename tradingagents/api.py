@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
-import math
 from typing import Any, Callable
 
 from django.conf import settings
@@ -28,11 +26,9 @@ from ninja.responses import Status
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from agents_llm.api import router as agents_router
-from agents_llm.api_calls import router as calls_router
-from agents_llm.api_schemas import router as schemas_router
-from agents_llm.api_presets import router as presets_router
-from agents_llm.api_sessions import router as sessions_router
 from providers.api import router as providers_router
+from tradingagents import strict_json
+from tradingagents.strict_json import InvalidJSON
 from tradingagents.auth import API_AUTH
 from tradingagents.errors import BodyTooLarge
 from tradingagents.schemas import ErrorOut
@@ -42,64 +38,7 @@ logger = logging.getLogger(__name__)
 UNIQUE_CODES = {"unique", "unique_together"}
 
 
-class InvalidBody(ValueError):
-    def __init__(self, loc: list[str | int], msg: str) -> None:
-        self.loc = loc
-        self.msg = msg
-        super().__init__(msg)
-
-
-def _reject_constant(name: str) -> float:
-    raise InvalidBody(["body"], f"{name} is not a JSON number.")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise InvalidBody(["body"], f"The number {text[:20]} is out of range.")
-    return value
-
-
 MAX_BODY_DEPTH = 32
-
-
-SURROGATE_MSG = "Lone UTF-16 surrogates (e.g. \\udfff) are not allowed: text must be valid Unicode."
-
-
-def _text_problem(text: str) -> str | None:
-    """Why this text cannot be stored, or None. JSON's \\uXXXX escapes can spell a
-    lone surrogate, which no UTF-8 database column can hold."""
-    if "\x00" in text:
-        return "NUL characters are not allowed."
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return SURROGATE_MSG
-    return None
-
-
-def _check_values(data: Any) -> None:
-    """PostgreSQL text and jsonb cannot hold NUL characters or lone surrogates, and
-    deeply nested JSON would overflow the recursion of every later step (validation,
-    storage)."""
-    stack: list[tuple[Any, list[str | int]]] = [(data, ["body"])]
-    while stack:
-        value, loc = stack.pop()
-        if len(loc) > MAX_BODY_DEPTH:
-            raise InvalidBody(loc[:3], f"The body is nested more than {MAX_BODY_DEPTH} levels deep.")
-        if isinstance(value, str):
-            problem = _text_problem(value)
-            if problem:
-                raise InvalidBody(loc, problem)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                problem = _text_problem(key)
-                if problem:
-                    raise InvalidBody(loc, problem.replace("not allowed", "not allowed in keys", 1))
-                stack.append((item, [*loc, key]))
-        elif isinstance(value, list):
-            stack.extend((item, [*loc, index]) for index, item in enumerate(value))
 
 
 class StrictJSONParser(Parser):
@@ -107,17 +46,18 @@ class StrictJSONParser(Parser):
     without NUL characters."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        data = json.loads(request.body, parse_constant=_reject_constant, parse_float=_finite_float)
+        data = strict_json.loads(request.body)
         # Every body of this API is an object; ninja would read `null` or `[]` as one
         # with no fields (a PATCH that changes nothing, answered 200).
         if not isinstance(data, dict):
-            raise InvalidBody(["body"], "The body must be a JSON object.")
-        _check_values(data)
+            raise InvalidJSON([], "The body must be a JSON object.")
+        # PostgreSQL text and jsonb cannot hold NUL characters or lone surrogates.
+        strict_json.check(data, max_depth=MAX_BODY_DEPTH)
         return data
 
     def parse_querydict(self, data: MultiValueDict, list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
         for key, values in data.lists():
-            problem = next(filter(None, map(_text_problem, [key, *values])), None)
+            problem = next(filter(None, map(strict_json.text_problem, [key, *values])), None)
             if problem:
                 raise NinjaValidationError([{"loc": ("query", key), "msg": problem}])
         return super().parse_querydict(data, list_fields, request)
@@ -278,9 +218,10 @@ def _on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRe
 def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     cause = exc.__cause__
     if isinstance(cause, RecursionError):
-        cause = InvalidBody(["body"], f"The body is nested more than {MAX_BODY_DEPTH} levels deep.")
-    if isinstance(cause, InvalidBody):
-        return error_response(request, 422, f"Invalid input: {cause.msg}", [{"loc": cause.loc, "msg": cause.msg}])
+        cause = InvalidJSON([], f"The body is nested more than {MAX_BODY_DEPTH} levels deep.")
+    if isinstance(cause, InvalidJSON):
+        loc = ["body", *cause.loc]
+        return error_response(request, 422, f"Invalid input: {cause.msg}", [{"loc": loc, "msg": cause.msg}])
     if exc.status_code == 400 and isinstance(cause, (ValueError, UnicodeDecodeError)):
         return error_response(request, 400, "The request body is not valid JSON.", [{"loc": ["body"], "msg": "Invalid JSON."}])
     detail = str(exc)
@@ -361,10 +302,6 @@ def health(request: HttpRequest):
 
 api.add_router("/", providers_router)
 api.add_router("/", agents_router)
-api.add_router("/schemas", schemas_router)
-api.add_router("/", calls_router)
-api.add_router("/", sessions_router)
-api.add_router("/", presets_router)
 
 
 # URLs --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingagents.settings")
-from tradingagents.asgi_handler import get_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
 
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()

@@ -10,7 +10,6 @@ Server → event frames `{"topic", "event", "id", "data", "ts"}`; replies
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -27,7 +26,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from tradingagents import events
-from tradingagents.models import APIToken
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +51,14 @@ def still_allowed(user: AbstractBaseUser, token: str | None) -> bool:
 
 def _user_for_token(token: str) -> AbstractBaseUser | None:
     """The active user owning a live (not revoked) API token, else None."""
+    from tradingagents.auth import user_for_token as token_user
+
     if not isinstance(token, str) or not token:
         return None
-    key_hash = hashlib.sha256(token.encode()).hexdigest()
-    row = (
-        APIToken.objects.select_related("user")
-        .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    return row.user if row is not None else None
+    from django.contrib.auth import get_user_model
+
+    user = token_user(token)  # one lookup for the API, the gateway and sockets: cached
+    return get_user_model()._default_manager.filter(pk=user.pk).first() if user is not None else None
 
 
 class TopicThrottle:

@@ -69,15 +69,14 @@ INSTALLED_APPS = [
     "agents_llm",
 ]
 
-# Django's own, with the hooks that do no I/O run on the event loop (see the module).
 MIDDLEWARE = [
-    "tradingagents.middleware.SecurityMiddleware",
-    "tradingagents.middleware.SessionMiddleware",
-    "tradingagents.middleware.CommonMiddleware",
-    "tradingagents.middleware.CsrfViewMiddleware",
-    "tradingagents.middleware.AuthenticationMiddleware",
-    "tradingagents.middleware.MessageMiddleware",
-    "tradingagents.middleware.XFrameOptionsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -120,30 +119,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10,
     }
 _DATABASE_POOL_MAX = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0)
-# The statements every API call and gateway call repeats (a cached route's or run
-# target's freshness check, a token's permissions, a run's and a call's writes) run as
-# prepared statements on PostgreSQL: planned once per connection, not on every call
-# (tradingagents.hot_reads, tradingagents.row_writes). Set false behind a pooler in
-# transaction mode (pgbouncer), which cannot keep them all.
-DATABASE_PREPARED_HOT_READS = env.bool("DATABASE_PREPARED_HOT_READS", default=True)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_HOT_READS:
-    # Django turns psycopg's preparing off (None). Its own cursors bind on the client
-    # and never prepare whatever the threshold, so with one no query is prepared
-    # automatically, only those that ask for it (prepare=True).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
-# The row that ends a run and a gateway call's row commit on PostgreSQL without waiting
-# for their flush to disk (synchronous_commit off for those statements alone): what
-# SQLite's WAL with synchronous=NORMAL does for every commit. A crash of this
-# application loses nothing; a crash of the database server may lose the last few
-# hundred milliseconds of them (a worker's run is then run again by the sweep; an inline
-# run, whose caller had its answer, is gone). Budgets and everything an operator saves
-# always wait. True: wait for them too.
-DATABASE_DURABLE_RESULTS = env.bool("DATABASE_DURABLE_RESULTS", default=False)
-# On PostgreSQL, inline runs and gateway calls without a session do their database
-# work from the server's event loop when what they need is cached (tradingagents.loop_db),
-# on at most INLINE_RUNS_DB_THREADS connections per process besides the threads' own.
-# False: on the threads, as everything else.
-DATABASE_ON_LOOP = env.bool("DATABASE_ON_LOOP", default=True)
+# Async code (inline runs, the gateway, async API views) does its database work on a
+# few threads per process that keep their connections (tradingagents.dbthreads): with
+# the pool, half its connections, so that the other requests always find some.
+DATABASE_THREADS = env.int("DATABASE_THREADS", default=max(2, _DATABASE_POOL_MAX // 2) if _DATABASE_POOL_MAX else 4)
+# A kept connection unused this long is checked (one round trip) before its next use:
+# the server may have ended it meanwhile (a restart, an idle timeout).
+DATABASE_IDLE_CHECK_SECONDS = env.float("DATABASE_IDLE_CHECK_SECONDS", default=1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis switches the channel layer, the broker and the cache together.
@@ -231,14 +213,13 @@ PROVIDER_VALIDATION_TIMEOUT_SECONDS = env.float("PROVIDER_VALIDATION_TIMEOUT_SEC
 # JSON API.
 API_VALIDATE_RATE = env.str("API_VALIDATE_RATE", default="10/m")  # per user, POST providers/{id}/validate
 API_SCHEMA_VALIDATE_RATE = env.str("API_SCHEMA_VALIDATE_RATE", default="120/m")  # per user, POST schemas/validate
-API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=30)
 
 # Sweeps every worker process runs each minute (one process at a time, see
 # tradingagents/worker.py): nothing saved while the broker was down is lost.
 PERIODIC_JOBS = [
     "providers.validation.providers_sweep",
-    "agents_llm.runner.runs_requeue_stale",
-    "agents_llm.recovery.runs_resend_after_broker_restart",
+    "agents_llm.runs.runner.runs_requeue_stale",
+    "agents_llm.runs.recovery.runs_resend_after_broker_restart",
 ]
 
 # Agent runtime.
@@ -250,12 +231,17 @@ SESSION_MAX_OUTPUT_TOKENS = env.int("SESSION_MAX_OUTPUT_TOKENS", default=8192)
 OUTPUT_SCHEMA_CACHE_SIZE = env.int("OUTPUT_SCHEMA_CACHE_SIZE", default=512)
 # Inline runs (`POST /runs?wait=true`) per server process: at most INLINE_RUNS_MAX at
 # once; a request waits up to INLINE_RUNS_WAIT_SECONDS for a slot, then gets 503 with
-# Retry-After. Their database work runs on INLINE_RUNS_DB_THREADS threads, which with
-# the pool is half its connections, so that the other requests always find some.
+# Retry-After.
 INLINE_RUNS_MAX = env.int("INLINE_RUNS_MAX", default=100)
 INLINE_RUNS_WAIT_SECONDS = env.float("INLINE_RUNS_WAIT_SECONDS", default=10.0)
 INLINE_RUNS_RETRY_AFTER_SECONDS = env.int("INLINE_RUNS_RETRY_AFTER_SECONDS", default=2)
-INLINE_RUNS_DB_THREADS = env.int("INLINE_RUNS_DB_THREADS", default=max(2, _DATABASE_POOL_MAX // 2) if _DATABASE_POOL_MAX else 4)
+
+# What a process builds from the database (agents' chains, run targets, tokens and
+# permissions) is kept and used with no query while its version is current
+# (tradingagents.versions): in Redis with REDIS_URL, else in files in VERSIONS_DIR (one
+# machine). An entry is rebuilt at the latest after CACHE_MAX_AGE_SECONDS anyway.
+VERSIONS_DIR = env.path("VERSIONS_DIR", default=BASE_DIR / ".versions")
+CACHE_MAX_AGE_SECONDS = env.float("CACHE_MAX_AGE_SECONDS", default=300.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,7 +5,7 @@ from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from agents_llm.gateway import views as gateway
-from agents_llm.admin_usage import usage_dashboard_view
+from agents_llm.usage.dashboard import usage_dashboard_view
 from tradingagents.api import api_urls, docs_view
 
 urlpatterns = [

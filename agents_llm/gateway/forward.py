@@ -31,30 +31,31 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from django.conf import settings
 
+from agents_llm.agents import chain as chains
+from agents_llm.agents.chain import Chain, Fallback, Link, moves_on
 from agents_llm.gateway import protocol
 from agents_llm.gateway.errors import GatewayError
 from agents_llm.gateway.protocol import ChatRequest
-from agents_llm.gateway.routing import Route, Target
-from agents_llm.metering import BudgetRefused, PriceSource, Reservation, TokenUsage, short
+from agents_llm.metering.pricing import PriceSource, TokenUsage
+from agents_llm.metering.sessions import BudgetRefused, Reservation
 
 if TYPE_CHECKING:
     from agents_llm.gateway.budget import Meter
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
-class AttemptFailed(Exception):
+class AttemptFailed(chains.AttemptFailed):
+    """A link's failure, with the vendor's HTTP status (on the attempt's record) and
+    what the vendor billed for it, if anything."""
+
     def __init__(
         self, error_class: str, message: str, *, retry: bool = True, status: int | None = None,
         usage: TokenUsage | None = None,
     ) -> None:
-        super().__init__(message)
-        self.error_class = error_class
-        self.message = message
-        self.retry = retry
+        super().__init__(error_class, message, move_on=retry, status=status)
         self.status = status
         self.usage = usage
 
@@ -64,7 +65,7 @@ class Answer:
     """A usable answer: a whole completion body (`model` = what the client asked for),
     or an open pass-through stream."""
 
-    target: Target
+    target: Link
     body: dict[str, Any] | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
     stream: httpx.Response | None = None
@@ -85,66 +86,62 @@ class ChainResult:
         return self.answer is not None and len(self.attempts) > 1
 
 
-def _attempt(target: Target, error_class: str = "", message: str = "answered", status: int | None = None) -> dict[str, Any]:
-    return {
-        "provider": target.provider_name, "model": target.model_name, "error_class": error_class,
-        "message": short(message), "status": status,
-    }
-
-
 async def run_chain(
-    route: Route, req: ChatRequest, *, max_tokens: int | None = None, meter: Meter | None = None,
+    chain: Chain, req: ChatRequest, *, max_tokens: int | None = None, meter: Meter | None = None,
 ) -> ChainResult:
-    """Try each model of the route in turn. `max_tokens` is the client's output cap
-    (used when the config sets none). With a `meter`, each vendor request is first
-    reserved in its session (which may refuse it, or cap its output) and settled after."""
+    """Ask each model of the agent's chain in turn (agents_llm.agents.chain.Fallback).
+    `max_tokens` is the client's output cap (used when the config sets none). With a
+    `meter`, each vendor request is first reserved in its session (which may refuse it,
+    or cap its output) and settled after."""
     result = ChainResult()
-    for target in route.targets:
-        if target.error is not None:
-            result.attempts.append(_attempt(target, *target.error))
-            continue
-        cap, reservation = output_cap(target, max_tokens), None
+    fallback: Fallback[Answer] = Fallback(chain)
+
+    async def ask(link: Link) -> Answer:
+        cap, reservation = output_cap(link, max_tokens), None
         if meter is not None:
-            try:
-                reservation = await meter.reserve(target, cap)
-            except BudgetRefused as refusal:
-                result.refused = True
-                result.error = _refusal_error(refusal)
-                return result
+            reservation = await meter.reserve(link, cap)  # BudgetRefused ends the walk
             cap = reservation.max_tokens
-        usage: TokenUsage | None = None
         try:
-            if target.offline:
-                answer = _offline(route, req, target)
-            elif target.passthrough:
-                answer = await _passthrough(route, req, target, cap)
+            if link.offline:
+                answer = _offline(chain, req, link)
+            elif link.openai_protocol:
+                answer = await _passthrough(chain, req, link, cap)
             else:
-                answer = await _translated(route, req, target, cap)
+                answer = await _translated(chain, req, link, cap)
         except Exception as exc:  # noqa: BLE001 - whatever one model does, the chain goes on
-            failure = exc if isinstance(exc, AttemptFailed) else _unexpected(target, exc)
-            result.attempts.append(_attempt(target, failure.error_class, failure.message, failure.status))
+            failure = exc if isinstance(exc, AttemptFailed) else _unexpected(link, exc)
             if failure.usage is not None:
-                result.responses.append((target.price, failure.usage))
+                result.responses.append((link.price, failure.usage))
             if meter is not None:
-                await meter.settle(reservation, target, failure.usage or TokenUsage())
-            if not failure.retry:
-                result.error = GatewayError(
-                    failure.status or 400,
-                    f"Provider '{target.provider_name}' refused the request for agent '{route.agent_name}': {failure.message}",
-                    code="upstream_bad_request",
-                )
-                return result
-            continue
-        result.attempts.append(_attempt(target))
+                await meter.settle(reservation, link, failure.usage or TokenUsage())
+            raise failure from None
+        fallback.record(link, status=None)
         if answer.stream is None:
-            result.responses.append((target.price, answer.usage))
+            result.responses.append((link.price, answer.usage))
             if meter is not None:
-                await meter.settle(reservation, target, answer.usage)
+                await meter.settle(reservation, link, answer.usage)
         else:
             answer.reservation = reservation
-        result.answer = answer
+        return answer
+
+    try:
+        answered = await fallback.run(ask, status=None)
+    except BudgetRefused as refusal:
+        result.attempts, result.refused, result.error = fallback.attempts, True, _refusal_error(refusal)
         return result
-    result.error = _chain_error(route, result.attempts)
+    result.attempts = fallback.attempts
+    if answered is not None:
+        result.answer = answered[1]
+    elif fallback.stopped is not None and fallback.current is not None:
+        stopped = fallback.stopped
+        result.error = GatewayError(
+            stopped.details.get("status") or 400,
+            f"Provider '{fallback.current.provider_name}' refused the request for agent '{chain.agent_name}': "
+            f"{stopped.message}",
+            code="upstream_bad_request",
+        )
+    else:
+        result.error = _chain_error(chain, result.attempts)
     return result
 
 
@@ -154,7 +151,7 @@ def _refusal_error(refusal: BudgetRefused) -> GatewayError:
     return GatewayError(402, refusal.message, type=refusal.code, code=refusal.code)
 
 
-def _unexpected(target: Target, exc: Exception) -> AttemptFailed:
+def _unexpected(target: Link, exc: Exception) -> AttemptFailed:
     # A bug on our side with one model must not become a 500: the next model is tried,
     # and the log has the trace (messages are redacted: SDK errors may quote the key).
     logger.error("gateway: unexpected %s from %s/%s", type(exc).__name__, target.provider_name, target.model_name,
@@ -162,22 +159,22 @@ def _unexpected(target: Target, exc: Exception) -> AttemptFailed:
     return AttemptFailed(type(exc).__name__, target.redact(str(exc)) or type(exc).__name__)
 
 
-def _chain_error(route: Route, attempts: list[dict[str, Any]]) -> GatewayError:
+def _chain_error(chain: Chain, attempts: list[dict[str, Any]]) -> GatewayError:
     if not attempts:
         return GatewayError(
-            502, f"Agent '{route.agent_name}' has no enabled LLM config.", type="upstream_error", code="upstream_error"
+            502, f"Agent '{chain.agent_name}' has no enabled LLM config.", type="upstream_error", code="upstream_error"
         )
     last = attempts[-1]
     kind = "invalid_output" if last["error_class"] == "InvalidOutput" else "upstream_error"
     return GatewayError(
         502,
-        f"All {len(attempts)} model(s) of agent '{route.agent_name}' failed; the last one "
+        f"All {len(attempts)} model(s) of agent '{chain.agent_name}' failed; the last one "
         f"({last['provider']}/{last['model']}) said {last['error_class']}: {last['message']}",
         type=kind, code=kind,
     )
 
 
-def output_cap(target: Target, max_tokens: int | None) -> int | None:
+def output_cap(target: Link, max_tokens: int | None) -> int | None:
     """The config's cap wins; else the one given (the client's, or what its session's
     budget reserved)."""
     return target.max_tokens or max_tokens
@@ -190,7 +187,7 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, s
 )
 
 
-def _client(target: Target) -> httpx.AsyncClient:
+def _client(target: Link) -> httpx.AsyncClient:
     """One keep-alive client per credential, per event loop (an async client belongs to
     the loop it first ran on)."""
     loop = asyncio.get_running_loop()
@@ -207,7 +204,7 @@ def _client(target: Target) -> httpx.AsyncClient:
     return client
 
 
-def vendor_body(req: ChatRequest, target: Target, max_tokens: int | None) -> dict[str, Any]:
+def vendor_body(req: ChatRequest, target: Link, max_tokens: int | None) -> dict[str, Any]:
     """The client's body with what the agent's config decides rewritten."""
     body = dict(req.body)
     body["model"] = target.model_name
@@ -224,7 +221,7 @@ def vendor_body(req: ChatRequest, target: Target, max_tokens: int | None) -> dic
     return body
 
 
-async def _passthrough(route: Route, req: ChatRequest, target: Target, max_tokens: int | None) -> Answer:
+async def _passthrough(route: Chain, req: ChatRequest, target: Link, max_tokens: int | None) -> Answer:
     client = _client(target)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if target.api_key:
@@ -253,11 +250,11 @@ async def _passthrough(route: Route, req: ChatRequest, target: Target, max_token
     problem = protocol.answer_problems(req, message)
     if problem:
         raise AttemptFailed("InvalidOutput", problem, usage=usage)
-    data["model"] = route.asked
+    data["model"] = req.model
     return Answer(target=target, body=data, usage=usage)
 
 
-def _vendor_error(target: Target, response: httpx.Response) -> AttemptFailed:
+def _vendor_error(target: Link, response: httpx.Response) -> AttemptFailed:
     status = response.status_code
     try:
         error = response.json().get("error")
@@ -265,7 +262,7 @@ def _vendor_error(target: Target, response: httpx.Response) -> AttemptFailed:
     except (ValueError, AttributeError):
         text = response.text[:300]
     message = f"HTTP {status}: {target.redact(str(text or '').strip()) or response.reason_phrase}"
-    retry = status in RETRY_STATUSES or status >= 500
+    retry = moves_on(status)
     return AttemptFailed(f"HTTP{status}", message, retry=retry, status=status)
 
 
@@ -301,7 +298,7 @@ async def relay_stream(answer: Answer, asked: str, include_usage: bool, usage: T
 # Translation through PydanticAI ----------------------------------------------------------
 
 
-async def _translated(route: Route, req: ChatRequest, target: Target, max_tokens: int | None) -> Answer:
+async def _translated(route: Chain, req: ChatRequest, target: Link, max_tokens: int | None) -> Answer:
     from pydantic_ai.direct import model_request
     from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior, UserError
 
@@ -333,7 +330,7 @@ async def _translated(route: Route, req: ChatRequest, target: Target, max_tokens
         raise AttemptFailed("Untranslatable", str(exc), retry=False, status=400) from None
     except ModelHTTPError as exc:
         message = f"HTTP {exc.status_code}: {target.redact(str(exc.message))}"
-        retry = exc.status_code in RETRY_STATUSES or exc.status_code >= 500
+        retry = moves_on(exc.status_code)
         raise AttemptFailed(f"HTTP{exc.status_code}", message, retry=retry, status=exc.status_code) from None
     except (ModelAPIError, UnexpectedModelBehavior, UserError) as exc:
         raise AttemptFailed(type(exc).__name__, target.redact(str(exc))) from None
@@ -343,7 +340,7 @@ async def _translated(route: Route, req: ChatRequest, target: Target, max_tokens
     if problem:
         raise AttemptFailed("InvalidOutput", problem, usage=usage)
     body = protocol.completion_body(
-        model=route.asked, message=message, finish_reason=finish,
+        model=req.model, message=message, finish_reason=finish,
         usage=protocol.usage_body(usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.reasoning_tokens),
     )
     return Answer(target=target, body=body, usage=usage)
@@ -352,7 +349,7 @@ async def _translated(route: Route, req: ChatRequest, target: Target, max_tokens
 # Offline -------------------------------------------------------------------------------
 
 
-def _offline(route: Route, req: ChatRequest, target: Target) -> Answer:
+def _offline(route: Chain, req: ChatRequest, target: Link) -> Answer:
     """A synthetic answer: a schema-valid call when the request forces a tool or binds
     exactly one, schema-valid JSON for a json format, else text. Never a call to one of
     several tools the model would be choosing between: a client runs the tools it gets
@@ -382,7 +379,7 @@ def _offline(route: Route, req: ChatRequest, target: Target) -> Answer:
         raise AttemptFailed("NoSyntheticAnswer", f"The offline provider cannot build a matching answer: {exc}") from None
     usage = TokenUsage(input_tokens=estimate_prompt_tokens(req), output_tokens=max(1, len(text) // 4))
     body = protocol.completion_body(
-        model=route.asked, message=message, finish_reason=finish,
+        model=req.model, message=message, finish_reason=finish,
         usage=protocol.usage_body(usage.input_tokens, usage.output_tokens),
     )
     return Answer(target=target, body=body, usage=usage)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import secrets
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import jsonschema
 
 from agents_llm.gateway.errors import bad_request
+from tradingagents import strict_json
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 FORMATS = {"text", "json_object", "json_schema"}
@@ -55,12 +55,16 @@ class ChatRequest:
 def parse_request(raw: bytes) -> ChatRequest:
     """The client's request, or a 400 GatewayError naming the field and why."""
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        body = strict_json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise bad_request("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise bad_request("The body must be a JSON object.")
-    _check_text(body)
+    try:  # nothing is stored, so NUL characters may pass; no vendor reads a lone surrogate
+        strict_json.check(body, max_depth=MAX_DEPTH, nul=True)
+    except strict_json.InvalidJSON as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.loc).lstrip(".")
+        raise bad_request(f"{where or 'The body'}: {exc.msg}", where or None) from None
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise bad_request("'model' is required: the name of an agent or one of its aliases.", "model")
@@ -100,32 +104,7 @@ def parse_request(raw: bytes) -> ChatRequest:
     return req
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(name)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_DEPTH = 64
-
-
-def _check_text(body: dict[str, Any]) -> None:
-    """Every string must be valid Unicode (a lone surrogate from a `\\udfff` escape is
-    not: no vendor can read it) and nesting must stay shallow; the error names where."""
-    stack: list[tuple[Any, str, int]] = [(body, "", 0)]
-    while stack:
-        value, where, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise bad_request(f"The body is nested more than {MAX_DEPTH} levels deep.", where or None)
-        if isinstance(value, str):
-            if _SURROGATE.search(value):
-                raise bad_request(f"{where} holds a lone surrogate (an invalid \\u escape): send valid Unicode text.", where)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if _SURROGATE.search(key):
-                    raise bad_request(f"A key in {where or 'the body'} holds a lone surrogate.", where or None)
-                stack.append((item, f"{where}.{key}" if where else key, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
 
 
 def _bool(body: dict[str, Any], name: str) -> bool:

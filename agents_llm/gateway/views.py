@@ -1,10 +1,10 @@
 """`POST /v1/chat/completions` and `GET /v1/models`: thin async views.
 
-Database work (auth, routing, the call's record) runs in one thread hop before the
-vendor is asked and one after, or, on PostgreSQL for a call without a session whose
-caller and route are cached, from the server's event loop (tradingagents.loop_db); the
-vendor request itself always runs on the loop. A database that cannot answer is a 503
-with Retry-After, never a 500."""
+A call whose caller and agent are cached (tradingagents.auth, agents_llm.agents.chain)
+reads no table before the vendor is asked; anything else is looked up on a database
+thread (tradingagents.dbthreads). The vendor request runs on the loop; the call's row
+is written after it. A database that cannot answer is a 503 with Retry-After, never a
+500."""
 
 from __future__ import annotations
 
@@ -23,16 +23,17 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from agents_llm import metering
+from agents_llm.agents.chain import AgentNotFound, Chain, achain_for_model
+from agents_llm.agents.models import AgentConfig
 from agents_llm.gateway import forward, protocol
 from agents_llm.gateway.budget import Meter
-from agents_llm.gateway.errors import GatewayError, service_unavailable, unauthorized
-from agents_llm.gateway.routing import Route, route_for, routes
-from agents_llm.metering import CallOutcome, TokenUsage
-from agents_llm.runner import db_call
-from agents_llm.models import AgentConfig, CallStatus, LLMCall, MeteredSession, SessionStatus
-from tradingagents import loop_db, row_writes
-from tradingagents.auth import cached_user_for_token, user_for_token
+from agents_llm.gateway.errors import GatewayError, model_not_found, service_unavailable, unauthorized
+from agents_llm.metering import calls, pricing, sessions
+from agents_llm.metering.calls import CallOutcome
+from agents_llm.metering.models import CallStatus, LLMCall, MeteredSession, SessionStatus
+from agents_llm.metering.pricing import TokenUsage
+from tradingagents.auth import TokenUser, auser_for_token, user_for_token
+from tradingagents.dbthreads import db_call
 
 GATEWAY_PERM = "agents_llm.use_gateway"
 logger = logging.getLogger(__name__)
@@ -68,8 +69,8 @@ def authenticate(header: str | None, session_header: str | None = None) -> Calle
     if scheme.lower() != "bearer" or not token:
         raise unauthorized()
     session = None
-    if token.startswith(metering.SESSION_TOKEN_PREFIX):
-        session = metering.session_for_token(token)
+    if token.startswith(sessions.SESSION_TOKEN_PREFIX):
+        session = sessions.session_for_token(token)
         user = session.owner if session is not None and session.owner.is_active else None
     else:
         user = user_for_token(token)
@@ -103,43 +104,36 @@ def _own_session(user_id: int, value: str) -> MeteredSession:
     return session
 
 
-def _admit(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route]:
-    caller = authenticate(request.headers.get("Authorization"), request.headers.get("X-Session-Id"))
+async def _caller(request: HttpRequest) -> Caller:
+    """authenticate(), without leaving the loop when the caller is an API token whose
+    user and permissions are cached and no session is named."""
+    header, session_header = request.headers.get("Authorization"), request.headers.get("X-Session-Id")
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    if not session_header and scheme.lower() == "bearer" and token and not token.startswith(sessions.SESSION_TOKEN_PREFIX):
+        user = await auser_for_token(token)
+        if isinstance(user, TokenUser) and user.known_perm(GATEWAY_PERM):
+            return Caller(user_id=user.pk)
+    return await db_call(authenticate, header, session_header)
+
+
+def _body(request: HttpRequest) -> bytes:
     try:
-        raw = request.body
+        return request.body
     except RequestDataTooBig:
         raise GatewayError(
             413, f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.", code="request_too_large",
         ) from None
-    req = protocol.parse_request(raw)
-    return caller, req, route_for(req.model)
 
 
-async def _admit_on_loop(request: HttpRequest) -> tuple[Caller, protocol.ChatRequest, Route] | None:
-    """_admit without leaving the loop, when the cache knows the caller (an API token,
-    no session) may use the gateway (read from the loop: local memory, or Redis) and
-    the route is cached and current (its check read from a connection of this loop,
-    see tradingagents.loop_db). None when anything needs more: _admit then does it all,
-    and says what is wrong."""
-    if request.headers.get("X-Session-Id") or not loop_db.available():
-        return None
-    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or token.startswith(metering.SESSION_TOKEN_PREFIX):
-        return None
-    user = await cached_user_for_token(token)
-    if user is None or not await user.has_perm_on_loop(GATEWAY_PERM):
-        return None
+async def _chain(model: str) -> Chain:
     try:
-        raw = request.body
-    except RequestDataTooBig:
-        return None
-    req = protocol.parse_request(raw)
-    route = await routes.get_on_loop(req.model)
-    return (Caller(user_id=user.pk), req, route) if route is not None else None
+        return await achain_for_model(model)
+    except AgentNotFound:
+        raise model_not_found(model) from None
 
 
-def _headers(response: HttpResponse, route: Route, outcome: CallOutcome, call_id: int | None, provider: str) -> HttpResponse:
+def _headers(response: HttpResponse, route: Chain, outcome: CallOutcome, call_id: int | None, provider: str) -> HttpResponse:
     response["x-agent"] = route.agent_name
     if provider:
         response["x-provider"] = provider
@@ -156,7 +150,7 @@ def _settle(outcome: CallOutcome, result: forward.ChainResult, started: float) -
     for _, response_usage in result.responses:
         usage += response_usage
     outcome.usage = usage
-    priced = metering.price_all(result.responses, at=outcome.created_at)
+    priced = pricing.price_all(result.responses, at=outcome.created_at)
     outcome.cost, outcome.cost_note, outcome.cost_basis = priced.cost, priced.note, priced.basis
     outcome.attempts = result.attempts
     outcome.latency_ms = int((time.perf_counter() - started) * 1000)
@@ -169,7 +163,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
     started = time.perf_counter()
     try:
-        caller, req, route = await _admit_on_loop(request) or await db_call(_admit, request)
+        caller = await _caller(request)
+        req = protocol.parse_request(_body(request))
+        route = await _chain(req.model)
     except GatewayError as exc:
         return exc.response()
     meter = None
@@ -214,34 +210,30 @@ async def _frames(frames: list[bytes]) -> Any:
 
 
 async def _recorded(outcome: CallOutcome) -> LLMCall:
-    """The call's row, stored. Without a session to tell, from this loop where it can
-    (PostgreSQL: no hop to a database thread and back, see tradingagents.loop_db)."""
-    if outcome.session_id is None and row_writes.on_loop(LLMCall):
-        # Stored even if the caller goes now, as a thread's write would be.
-        return await asyncio.shield(metering.call_record_on_loop(outcome))
-    return await db_call(_record, outcome)
+    """The call's row, stored even if the client goes now."""
+    return await asyncio.shield(db_call(_record, outcome))
 
 
 def _record(outcome: CallOutcome) -> LLMCall:
-    call = metering.call_record(outcome)
+    call = calls.call_record(outcome)
     if outcome.session_id is not None:
-        metering.session_publish(outcome.session_id)
+        sessions.session_publish(outcome.session_id)
     return call
 
 
 def _complete(call_id: int, outcome: CallOutcome) -> None:
-    metering.call_update(call_id, outcome)
+    calls.call_update(call_id, outcome)
     if outcome.session_id is not None:
-        metering.session_publish(outcome.session_id)
+        sessions.session_publish(outcome.session_id)
 
 
 async def _relay(
-    route: Route, req: protocol.ChatRequest, answer: forward.Answer, result: forward.ChainResult,
+    route: Chain, req: protocol.ChatRequest, answer: forward.Answer, result: forward.ChainResult,
     outcome: CallOutcome, started: float, meter: Meter | None,
 ) -> HttpResponse:
     """A pass-through stream: the call's row is written before the first byte (its id
     is a header) and completed with the stream's usage when it ends."""
-    call = await db_call(metering.call_record, outcome)
+    call = await db_call(calls.call_record, outcome)
     target = answer.target
 
     async def events() -> Any:

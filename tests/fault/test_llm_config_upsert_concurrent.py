@@ -67,7 +67,7 @@ def test_concurrent_upserts_on_a_sqlite_file_leave_exactly_one_primary_and_all_s
     reason="the suite's SQLite is in-memory (shared cache), whose locks fail instead of waiting",
 )
 def test_concurrent_bulk_applies_naming_agents_in_opposite_orders_all_succeed(superuser, offline_provider):
-    from agents_llm.services import agent_create
+    from agents_llm.agents.services import agent_create
 
     names = [agent_create(name=f"agent-{i}", role="trader").name for i in range(4)]
     n = 16

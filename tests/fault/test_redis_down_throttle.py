@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents_llm.api_schemas import validate_throttle
+from agents_llm.agents.api_schemas import validate_throttle
 from tests.api_support import assert_error_shape, client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

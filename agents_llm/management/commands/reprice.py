@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from agents_llm.metering import reprice_basis
+from agents_llm.metering.pricing import reprice_basis
 from agents_llm.models import AgentRun, LLMCall
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from agents_llm.metering import session_create
+from agents_llm.metering.sessions import session_create
 from tradingagents.services import api_token_create
 
 

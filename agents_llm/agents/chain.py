@@ -1,0 +1,316 @@
+"""An agent's chain of models, and the one fallback loop that walks it.
+
+The chain is the agent's enabled LLM configs in priority order, each followed by its
+fallback model. Each link carries its provider, vendor model, resolved key (the
+config's own key → the provider's key → `<TYPE>_API_KEY`; a config's own key serves
+its fallback model only on the same provider), the config's sampling and prices. A
+link that cannot be used (provider disabled, no key, key undecryptable, no endpoint)
+stays in the chain with its reason, so that the attempts of a run or call say why it
+was skipped.
+
+Runs (agents_llm.runs) and the OpenAI gateway (agents_llm.gateway) both get their
+chain here and walk it with `Fallback`; they differ only in how one link is asked.
+
+Chains are kept per process and used with no query while the CONFIG version is
+current (tradingagents.versions): any change to an agent, config, alias or provider
+bumps it, in every process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.db.models import Q
+
+from agents_llm.metering.pricing import PriceSource, short
+from agents_llm.agents.models import AgentConfig, AgentLLMConfig, alias_key
+from providers import backends
+from providers.catalog import ProviderType, type_info
+from providers.crypto import UndecryptableSecret
+from providers.models import LLMProvider
+from providers.selectors import resolve_api_key
+from providers.services import provider_mark_undecryptable
+from tradingagents import versions
+from tradingagents.dbthreads import db_call
+
+# Vendors that speak OpenAI's Chat Completions themselves.
+OPENAI_PROTOCOL_TYPES = frozenset({
+    ProviderType.OPENAI, ProviderType.DEEPSEEK, ProviderType.XAI, ProviderType.GROQ,
+    ProviderType.OPENROUTER, ProviderType.OLLAMA, ProviderType.OPENAI_COMPATIBLE,
+})
+# A vendor's answer with one of these statuses (or any 5xx) may be the model's or the
+# credential's fault, not the request's: the next model is tried.
+MOVE_ON_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
+
+
+@dataclass(frozen=True)
+class Link:
+    """One model of a chain: a config's model, or its fallback model."""
+
+    config_id: int
+    provider: LLMProvider = field(repr=False, compare=False)
+    model_name: str
+    api_key: str | None = field(default=None, repr=False)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    price: PriceSource = field(default_factory=lambda: PriceSource("", ""))
+    is_fallback_model: bool = False
+    error: tuple[str, str] | None = None  # (error class, safe message): not usable
+
+    @property
+    def provider_id(self) -> int:
+        return self.provider.pk
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider.name
+
+    @property
+    def provider_type(self) -> str:
+        return self.provider.provider_type
+
+    @property
+    def offline(self) -> bool:
+        return self.provider.provider_type == ProviderType.OFFLINE
+
+    synthetic = offline
+
+    @property
+    def openai_protocol(self) -> bool:
+        return self.provider.provider_type in OPENAI_PROTOCOL_TYPES
+
+    @property
+    def base_url(self) -> str:
+        return backends.endpoint(self.provider)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.api_key)
+
+
+@dataclass(frozen=True)
+class Chain:
+    agent_id: int
+    agent_name: str
+    links: tuple[Link, ...]
+    # The environment variables its keys came from, with their values then: a key set in
+    # the environment has no row whose change would bump the version.
+    environment: tuple[tuple[str, str | None], ...] = ()
+
+    def environment_unchanged(self) -> bool:
+        return all(os.environ.get(name) == value for name, value in self.environment)
+
+
+# Building -------------------------------------------------------------------------
+
+
+def enabled_configs(agent_id: int) -> list[AgentLLMConfig]:
+    """An agent's enabled LLM configs by priority, with their providers."""
+    return list(
+        AgentLLMConfig.objects.filter(agent_id=agent_id, enabled=True)
+        .select_related("provider", "fallback_provider")
+        .order_by("priority")
+    )
+
+
+def build_chain(agent_id: int, agent_name: str, configs: list[AgentLLMConfig] | None = None) -> Chain:
+    links: list[Link] = []
+    environment: dict[str, str | None] = {}
+    for config in enabled_configs(agent_id) if configs is None else configs:
+        links.append(_link(config, config.provider, config.model_name, config.api_key_encrypted, primary=True))
+        if config.fallback_provider_id and config.fallback_model:
+            # The config's own key belongs to its provider; another provider uses its own.
+            same = config.fallback_provider_id == config.provider_id
+            links.append(_link(
+                config, config.fallback_provider, config.fallback_model,
+                config.api_key_encrypted if same else "", primary=False,
+            ))
+    for link in links:
+        env_var = type_info(link.provider_type).env_var
+        if env_var and not link.provider.api_key_encrypted:
+            environment[env_var] = os.environ.get(env_var)
+    return Chain(agent_id=agent_id, agent_name=agent_name, links=tuple(links), environment=tuple(environment.items()))
+
+
+def _link(config: AgentLLMConfig, provider: LLMProvider, model_name: str, override: str, *, primary: bool) -> Link:
+    # Prices equal to the catalog's are the catalog's: it prices the full usage.
+    explicit = primary and not config.prices_from_catalog and bool(
+        config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens
+    )
+    base: dict[str, Any] = {
+        "config_id": config.pk, "provider": provider, "model_name": model_name, "temperature": config.temperature,
+        "max_tokens": config.max_tokens, "top_p": config.top_p, "is_fallback_model": not primary,
+        "price": PriceSource(
+            provider.provider_type, model_name,
+            config.cost_per_1k_input_tokens if explicit else None,
+            config.cost_per_1k_output_tokens if explicit else None,
+            config.cost_per_1k_cached_input_tokens if explicit else None,
+        ),
+    }
+    if not provider.enabled:
+        return Link(error=("ProviderDisabled", f"Provider '{provider.name}' is disabled."), **base)
+    try:
+        api_key = resolve_api_key(provider, override)
+    except UndecryptableSecret as exc:
+        if not override:
+            provider_mark_undecryptable(provider=provider, message=str(exc))
+        return Link(error=("UndecryptableSecret", str(exc)), **base)
+    info = type_info(provider.provider_type)
+    if info.needs_key and not api_key:
+        return Link(error=("MissingApiKey", (
+            f"No API key for provider '{provider.name}' ({provider.provider_type}): set one on the provider "
+            f"or the agent's LLM config, or in the environment variable {info.env_var}."
+        )), **base)
+    if provider.provider_type == ProviderType.OPENAI_COMPATIBLE and not provider.base_url:
+        return Link(error=("NoEndpoint", f"Provider '{provider.name}' has no base URL."), **base)
+    return Link(api_key=api_key, **base)
+
+
+# Cached lookups -------------------------------------------------------------------
+
+_chains = versions.VersionedCache((versions.CONFIG,), settings.AGENT_REGISTRY_SIZE)
+
+
+class AgentNotFound(LookupError):
+    def __init__(self, model: str) -> None:
+        super().__init__(model)
+        self.model = model
+
+
+def chain_for_model(model: str) -> Chain:
+    """The chain of the enabled agent named `model` or answering to it as an alias (any
+    case). Raises AgentNotFound."""
+    seen = _chains.versions()
+    chain = _chains.get(("model", model), seen)
+    if chain is None or not chain.environment_unchanged():
+        key = alias_key(model)
+        agent = (
+            AgentConfig.objects.filter(enabled=True)
+            .filter(Q(name=model) | Q(name=key) | Q(alias_rows__name_key=key))
+            .only("pk", "name")
+            .first()
+        )
+        if agent is None:
+            raise AgentNotFound(model)
+        chain = build_chain(agent.pk, agent.name)
+        _chains.put(("model", model), seen, chain)
+    return chain
+
+
+async def achain_for_model(model: str) -> Chain:
+    """chain_for_model() from an event loop: a current cached chain costs no query and
+    no thread; else it is built on a database thread."""
+    chain = _chains.get(("model", model), await _chains.aversions())
+    if chain is not None and chain.environment_unchanged():
+        return chain
+    return await db_call(chain_for_model, model)
+
+
+def clear() -> None:
+    _chains.clear()
+
+
+# Walking a chain --------------------------------------------------------------------
+
+
+class AttemptFailed(Exception):
+    """One link did not give a usable answer. `move_on`: the next link may; else the
+    request itself is at fault and the walk stops. `details` go on the attempt's record."""
+
+    def __init__(self, error_class: str, message: str, *, move_on: bool = True, **details: Any) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.message = message
+        self.move_on = move_on
+        self.details = details
+
+
+def moves_on(status: int) -> bool:
+    """Whether a vendor's HTTP error status is worth trying the next model for."""
+    return status in MOVE_ON_STATUSES or status >= 500
+
+
+A = TypeVar("A")
+
+
+class Fallback(Generic[A]):
+    """Tries each usable link of a chain in turn until one answers. Every try is kept on
+    `attempts` ({"provider", "model", "error_class", "message", **details}), and
+    `current` is the link being tried (for a caller whose deadline cuts the walk short)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.attempts: list[dict[str, Any]] = []
+        self.current: Link | None = None
+        self.stopped: AttemptFailed | None = None  # the failure that ended the walk early
+
+    def record(self, link: Link | None, error_class: str = "", message: str = "answered", **details: Any) -> None:
+        self.attempts.append({
+            "provider": link.provider_name if link else "", "model": link.model_name if link else "",
+            "error_class": error_class, "message": short(message), **details,
+        })
+
+    async def run(self, ask: Callable[[Link], Awaitable[A]], **skipped_details: Any) -> tuple[Link, A] | None:
+        """(the link that answered, its answer), or None when none did (see `stopped`)."""
+        for link in self.chain.links:
+            if link.error is not None:
+                self.record(link, *link.error, **skipped_details)
+                continue
+            self.current = link
+            try:
+                answer = await ask(link)
+            except AttemptFailed as failure:
+                self.record(link, failure.error_class, link.redact(failure.message), **failure.details)
+                if not failure.move_on:
+                    self.stopped = failure
+                    return None
+                continue
+            return link, answer
+        return None
+
+    @property
+    def fell_back(self) -> bool:
+        return len(self.attempts) > 1
+
+
+# Secrets in messages -----------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z0-9_\-.*]{4,}")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` without the key or any recognisable part of it. Vendors echo keys back
+    in error messages, whole or masked ("sk-abc***...wxyz"): any word sharing four or
+    more consecutive characters with the key goes."""
+    if not text or not secret or len(secret) < 8:
+        return text
+    text = text.replace(secret, "[redacted]")
+
+    def scrub(match: re.Match[str]) -> str:
+        word = match.group(0)
+        for piece in re.split(r"[*.]+", word):
+            if len(piece) >= 4 and any(piece[i:i + 4] in secret for i in range(len(piece) - 3)):
+                return "[redacted]"
+        return word
+
+    return _WORD.sub(scrub, text)
+
+
+def worst_case_price(link: Link) -> tuple[Decimal, Decimal] | None:
+    """(input, output) per 1k tokens at most, or None when unknown."""
+    from providers import catalog
+
+    if link.offline:
+        return Decimal(0), Decimal(0)
+    source = link.price
+    if source.explicit:
+        assert source.input_per_1k is not None and source.output_per_1k is not None
+        return max(source.input_per_1k, source.cached_input_per_1k or Decimal(0)), source.output_per_1k
+    price = catalog.worst_price_per_1k(link.provider_type, link.model_name)
+    return None if price is None else (price.input_per_1k, price.output_per_1k)

@@ -1,0 +1,350 @@
+"""Agents, their LLM configs and aliases, the tasks they answer and who may answer which, and presets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from providers import crypto
+from providers.models import LLMProvider
+
+
+class AgentRole(models.TextChoices):
+    ANALYST = "analyst", "Analyst"
+    RESEARCHER = "researcher", "Researcher"
+    MANAGER = "manager", "Manager"
+    TRADER = "trader", "Trader"
+    RISK = "risk", "Risk analyst"
+    OTHER = "other", "Other"
+
+
+class AgentConfig(models.Model):
+    name = models.SlugField(max_length=64, unique=True)  # unique implies an index
+    display_name = models.CharField(max_length=120)
+    role = models.CharField(max_length=32, choices=AgentRole.choices, default=AgentRole.OTHER)
+    description = models.TextField(blank=True)
+    instructions = models.TextField(blank=True, help_text="System prompt given to the LLM.")
+    enabled = models.BooleanField(default=True)
+    metadata_json = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "agent_configs"
+        ordering = ["name"]
+        verbose_name = "agent"
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+    def clean(self) -> None:
+        if self.name and AgentAlias.objects.filter(name_key=alias_key(self.name)).exclude(agent_id=self.pk).exists():
+            raise ValidationError({"name": f"'{self.name}' is already an alias of another agent."})
+
+
+class AgentAlias(models.Model):
+    """Another name a gateway client may ask for this agent by (the `model` of a chat
+    completion), e.g. "Bull Researcher" for `bull_researcher`. Matched
+    case-insensitively; `name_key` (the lower-cased name) is unique across agents, so
+    two agents can never answer to one name, whichever process saves them."""
+
+    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="alias_rows")
+    name = models.CharField(max_length=120)
+    name_key = models.CharField(max_length=120, unique=True, editable=False)
+
+    class Meta:
+        db_table = "agent_aliases"
+        ordering = ["agent_id", "name"]
+        verbose_name = "agent alias"
+        verbose_name_plural = "agent aliases"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.name = " ".join((self.name or "").split())
+        key = alias_key(self.name)
+        taken = AgentAlias.objects.filter(name_key=key).exclude(pk=self.pk).select_related("agent").first()
+        if taken is not None:
+            raise ValidationError({"name": f"'{taken.name}' is already an alias of agent '{taken.agent.name}'."})
+        clash = AgentConfig.objects.filter(name=key).exclude(pk=self.agent_id).first()
+        if clash is not None:
+            raise ValidationError({"name": f"'{self.name}' is the name of agent '{clash.name}'."})
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.name_key = alias_key(self.name)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def alias_key(name: str) -> str:
+    """How a requested model name is matched: case and surrounding space ignored."""
+    return " ".join(name.split()).casefold()
+
+
+class AgentLLMConfig(models.Model):
+    """One LLM setting of an agent. The enabled config with the lowest priority is the
+    agent's primary; the others are tried after it, in priority order."""
+
+    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="llm_configs")
+    provider = models.ForeignKey(LLMProvider, on_delete=models.PROTECT, related_name="llm_configs")
+    model_name = models.CharField(max_length=200)
+    temperature = models.FloatField(
+        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)], help_text="0 to 2."
+    )
+    max_tokens = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty for the model's default."
+    )
+    top_p = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)], help_text="0 to 1."
+    )
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    api_key_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    key_version = models.PositiveIntegerField(default=0, editable=False)
+    fallback_provider = models.ForeignKey(
+        LLMProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="fallback_llm_configs"
+    )
+    fallback_model = models.CharField(max_length=200, blank=True)
+    cost_per_1k_input_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0,
+        help_text="USD. 0 takes the price from the price catalog.",
+    )
+    cost_per_1k_output_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0,
+        help_text="USD. 0 takes the price from the price catalog.",
+    )
+    cost_per_1k_cached_input_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True,
+        help_text="USD, for input tokens read from the vendor's cache, with explicit prices. "
+        "Empty charges them at the input price.",
+    )
+    prices_from_catalog = models.BooleanField(
+        default=False, editable=False, help_text="The per-1k prices are the catalog's (filled in or equal).",
+    )
+    enabled = models.BooleanField(default=True)
+    priority = models.PositiveSmallIntegerField(
+        default=0, help_text="Lowest enabled priority is the primary; others are fallbacks in order."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    metadata_json = models.JSONField(default=dict, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["api_key_encrypted"])
+
+    class Meta:
+        db_table = "agent_llm_configs"
+        ordering = ["agent_id", "priority"]
+        verbose_name = "agent LLM config"
+        indexes = [models.Index(fields=["enabled"], name="agent_llm_configs_enabled")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "priority"],
+                name="agent_llm_config_unique_priority",
+                violation_error_message="This agent already has an LLM config with this priority.",
+            ),
+            models.CheckConstraint(
+                condition=Q(temperature__gte=0) & Q(temperature__lte=2),
+                name="agent_llm_config_temperature_range",
+                violation_error_message="Temperature must be between 0 and 2.",
+            ),
+            models.CheckConstraint(
+                condition=Q(top_p__isnull=True) | (Q(top_p__gte=0) & Q(top_p__lte=1)),
+                name="agent_llm_config_top_p_range",
+                violation_error_message="Top-p must be between 0 and 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_tokens__isnull=True) | Q(max_tokens__gt=0),
+                name="agent_llm_config_max_tokens_positive",
+                violation_error_message="Max tokens must be greater than 0.",
+            ),
+            models.CheckConstraint(
+                condition=Q(fallback_model="") | Q(fallback_provider__isnull=False),
+                name="agent_llm_config_fallback_model_needs_provider",
+                violation_error_message="A fallback model needs a fallback provider.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_per_1k_input_tokens__gte=0) & Q(cost_per_1k_output_tokens__gte=0),
+                name="agent_llm_config_costs_not_negative",
+                violation_error_message="Costs cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent.name} #{self.priority}: {self.model_name}"
+
+    def clean(self) -> None:
+        from providers.catalog import closest_models, is_known_model, price_per_1k
+
+        errors: dict[str, str | ValidationError] = {}
+        if self.fallback_model and not self.fallback_provider_id:
+            errors["fallback_provider"] = "A fallback model needs a fallback provider."
+        if self.fallback_provider_id and not self.fallback_model:
+            errors["fallback_model"] = "Name the model to use on the fallback provider."
+        if self.agent_id is not None and self.priority is not None:
+            clash = AgentLLMConfig.objects.filter(agent_id=self.agent_id, priority=self.priority)
+            if self.pk:
+                clash = clash.exclude(pk=self.pk)
+            if clash.exists():
+                errors["priority"] = ValidationError(  # code "unique": the API answers 409
+                    f"This agent already has an LLM config with priority {self.priority}; "
+                    "only one config can hold each place (the lowest enabled one is the primary).",
+                    code="unique",
+                )
+        for field, provider in (("model_name", self.provider_or_none()), ("fallback_model", self.fallback_provider)):
+            name = getattr(self, field)
+            if provider is None or not name:
+                continue
+            if not is_known_model(provider.provider_type, name, provider.available_models):
+                suggestions = closest_models(provider.provider_type, name, provider.available_models)
+                hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+                errors[field] = f"Unknown model '{name}' for provider '{provider.name}' ({provider.provider_type}).{hint}"
+        if errors:
+            raise ValidationError(errors)
+        provider = self.provider_or_none()
+        price = price_per_1k(provider.provider_type, self.model_name) if provider is not None else None
+        if price is not None and not self.cost_per_1k_input_tokens and not self.cost_per_1k_output_tokens:
+            self.cost_per_1k_input_tokens = price.input_per_1k
+            self.cost_per_1k_output_tokens = price.output_per_1k
+        # Prices equal to the catalog's are the catalog's: responses are then priced by
+        # the catalog on their full usage (cached input, cache writes) at request time.
+        self.prices_from_catalog = price is not None and (
+            Decimal(self.cost_per_1k_input_tokens), Decimal(self.cost_per_1k_output_tokens)
+        ) == (price.input_per_1k, price.output_per_1k)
+
+    def provider_or_none(self) -> LLMProvider | None:
+        return self.provider if self.provider_id else None
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_encrypted)
+
+    @property
+    def api_key_hint(self) -> str:
+        return crypto.hint(self.api_key_last4)
+
+
+class TaskConfig(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    prompt_template = models.TextField(
+        help_text="Python format string; {placeholders} are filled from the run's input."
+    )
+    response_schema = models.JSONField(default=dict, help_text="JSON Schema every answer must match.")
+    schema_version = models.PositiveIntegerField(default=1, editable=False)
+    output_retries = models.PositiveSmallIntegerField(
+        default=2, help_text="How often an invalid answer is sent back to the model before moving on."
+    )
+    timeout_seconds = models.PositiveIntegerField(default=120)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "task_configs"
+        ordering = ["name"]
+        verbose_name = "task"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskSchemaVersion(models.Model):
+    task = models.ForeignKey(TaskConfig, on_delete=models.CASCADE, related_name="schema_versions")
+    number = models.PositiveIntegerField()
+    schema = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        db_table = "task_schema_versions"
+        ordering = ["task_id", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "number"], name="task_schema_version_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task.name} v{self.number}"
+
+
+class AgentTaskAssignment(models.Model):
+    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(TaskConfig, on_delete=models.CASCADE, related_name="assignments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "agent_task_assignments"
+        ordering = ["agent_id", "task_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "task"],
+                name="agent_task_assignment_unique",
+                violation_error_message="This agent is already assigned to this task.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent.name} → {self.task.name}"
+
+
+
+class LLMPreset(models.Model):
+    """Named LLM settings applied to many agents at once (e.g. TradingAgents' `quick`
+    and `deep` tiers): applying one upserts each agent's primary LLM config."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    provider = models.ForeignKey(LLMProvider, on_delete=models.PROTECT, related_name="presets")
+    model_name = models.CharField(max_length=200)
+    temperature = models.FloatField(default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
+    max_tokens = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    top_p = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    fallback_provider = models.ForeignKey(
+        LLMProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="fallback_presets"
+    )
+    fallback_model = models.CharField(max_length=200, blank=True)
+    cost_per_1k_input_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="USD. 0 takes the price from the price catalog.",
+    )
+    cost_per_1k_output_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="USD. 0 takes the price from the price catalog.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "llm_presets"
+        ordering = ["name"]
+        verbose_name = "LLM preset"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider_id and self.provider.name}/{self.model_name})"
+
+    def clean(self) -> None:
+        if bool(self.fallback_model) != bool(self.fallback_provider_id):
+            raise ValidationError({"fallback_model": "A fallback needs both a provider and a model."})
+
+    def config_fields(self) -> dict[str, object]:
+        """What applying this preset sets on an agent's primary config."""
+        fields: dict[str, object] = {
+            "provider": self.provider, "model_name": self.model_name, "temperature": self.temperature,
+            "max_tokens": self.max_tokens, "top_p": self.top_p, "fallback_provider": self.fallback_provider,
+            "fallback_model": self.fallback_model,
+        }
+        if self.cost_per_1k_input_tokens or self.cost_per_1k_output_tokens:
+            fields["cost_per_1k_input_tokens"] = self.cost_per_1k_input_tokens
+            fields["cost_per_1k_output_tokens"] = self.cost_per_1k_output_tokens
+        return fields

@@ -1,0 +1,2 @@
+"""Room: what model responses cost (pricing.py), sessions and their budgets
+(sessions.py), and the record of every gateway call (calls.py)."""

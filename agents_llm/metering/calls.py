@@ -1,0 +1,62 @@
+"""The record of every gateway call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from agents_llm.metering.models import CallStatus, LLMCall
+from agents_llm.metering.pricing import TokenUsage, short
+
+
+@dataclass
+class CallOutcome:
+    """What the gateway learnt from one client request, for its record."""
+
+    agent_id: int
+    alias: str
+    user_id: int | None
+    session_id: Any = None
+    provider_id: int | None = None
+    model_name: str = ""
+    status: str = CallStatus.FAILED
+    error_code: str = ""
+    error: str = ""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost: Decimal | None = Decimal(0)
+    cost_note: str = ""
+    cost_basis: list[dict[str, Any]] = field(default_factory=list)
+    synthetic: bool = False
+    fell_back: bool = False
+    streamed: bool = False
+    latency_ms: int | None = None
+    created_at: datetime = field(default_factory=timezone.now)
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id, "alias": self.alias[:200], "user_id": self.user_id,
+            "session_id": self.session_id, "provider_id": self.provider_id, "model_name": self.model_name,
+            "status": self.status, "error_code": self.error_code, "error": short(self.error),
+            "attempts": self.attempts, "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens, "cache_read_tokens": self.usage.cache_read_tokens,
+            "cache_write_tokens": self.usage.cache_write_tokens, "reasoning_tokens": self.usage.reasoning_tokens,
+            "cost": self.cost, "cost_note": self.cost_note[:300], "cost_basis": self.cost_basis,
+            "synthetic": self.synthetic,
+            "fell_back": self.fell_back, "streamed": self.streamed, "latency_ms": self.latency_ms,
+            "created_at": self.created_at,
+        }
+
+
+def call_record(outcome: CallOutcome) -> LLMCall:
+    """Store one gateway call (one row per client request)."""
+    return LLMCall.objects.create(**outcome.fields())
+
+
+def call_update(call_id: int, outcome: CallOutcome) -> None:
+    """Complete a streamed call's row once its stream has ended."""
+    LLMCall.objects.filter(pk=call_id).update(**outcome.fields())

@@ -1,0 +1,126 @@
+"""Sessions (spend and budgets) and the record of every gateway call."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from providers.models import LLMProvider
+
+
+
+class SessionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    OVER_BUDGET = "over_budget", "Over budget"
+    CLOSED = "closed", "Closed"
+
+
+class MeteredSession(models.Model):
+    """One piece of work (e.g. one TradingAgents analysis): the gateway calls and runs
+    made for it, what they spent, and the budget they may not exceed.
+
+    `spent_*` and `reserved_*` only change through conditional UPDATEs in
+    agents_llm.metering, so concurrent calls in any number of processes can never
+    together reserve more than the budget."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="metered_sessions")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.OPEN)
+    budget_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    spent_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    spent_tokens = models.PositiveBigIntegerField(default=0)
+    reserved_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    reserved_tokens = models.PositiveBigIntegerField(default=0)
+    # Spend whose price is unknown cannot be added up: counted, so totals say so.
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    token_prefix = models.CharField(max_length=12, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "metered_sessions"
+        ordering = ["-created_at"]
+        verbose_name = "session"
+        indexes = [models.Index(fields=["owner", "status"], name="metered_sessions_owner_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(budget_usd__isnull=True) | Q(budget_usd__gte=0),
+                name="metered_session_budget_usd_not_negative",
+                violation_error_message="The USD budget cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved_usd__gte=0) & Q(spent_usd__gte=0),
+                name="metered_session_money_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    REFUSED = "refused", "Refused"  # budget or closed session: never forwarded
+
+
+class LLMCall(models.Model):
+    """One request to the OpenAI-compatible gateway. Prompt and answer text are never
+    stored: only who asked, what answered, and what it cost."""
+
+    # Looked up through the (agent, -created_at) index below.
+    agent = models.ForeignKey("agents_llm.AgentConfig", on_delete=models.CASCADE, related_name="calls", db_index=False)
+    alias = models.CharField(max_length=200, blank=True, help_text="The model name the client asked for.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    session = models.ForeignKey(  # looked up through the (session, agent) index below
+        MeteredSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls", db_index=False,
+    )
+    provider = models.ForeignKey(
+        LLMProvider, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls",
+        help_text="The provider that answered.",
+    )
+    model_name = models.CharField(max_length=200, blank=True, help_text="The vendor model that answered.")
+    status = models.CharField(max_length=16, choices=CallStatus.choices)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.JSONField(default=list, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True,
+        help_text="USD; empty when the price is unknown (see cost note).",
+    )
+    cost_note = models.CharField(max_length=300, blank=True)
+    cost_basis = models.JSONField(default=list, blank=True)  # as on AgentRun
+    synthetic = models.BooleanField(default=False)
+    fell_back = models.BooleanField(default=False, help_text="Answered by a model after the first of the chain.")
+    streamed = models.BooleanField(default=False)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "llm_calls"
+        ordering = ["-created_at"]
+        verbose_name = "gateway call"
+        permissions = [("use_gateway", "Can call agents through the OpenAI-compatible gateway")]
+        indexes = [
+            models.Index(fields=["agent", "-created_at"], name="llm_calls_agent_created"),
+            models.Index(fields=["session", "agent"], name="llm_calls_session_agent"),
+            models.Index(fields=["status"], name="llm_calls_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"call {self.pk} {self.alias or self.agent_id} {self.status}"

@@ -1,0 +1,70 @@
+"""Admin for gateway calls: a read-only list and a readable call page. Calls are
+written by the gateway only; no prompt or answer text is ever stored."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from agents_llm.runs.admin import SpendColumns, _to_the_second
+from agents_llm.metering.models import CallStatus, LLMCall
+
+STATUS_COLOURS = {CallStatus.SUCCEEDED: "#2e7d32", CallStatus.FAILED: "#c62828", CallStatus.REFUSED: "#b26a00"}
+
+
+@admin.register(LLMCall)
+class LLMCallAdmin(SpendColumns, admin.ModelAdmin):
+    list_display = (
+        "id", "status_badge", "agent", "alias", "answered_by", "tokens", "cost_display", "latency", "streamed",
+        "created",
+    )
+    list_filter = (
+        "status", "agent", "provider", "streamed", "fell_back", "synthetic", ("created_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("agent", "provider", "user", "session")
+    search_fields = ("=id", "alias", "agent__name", "model_name", "error")
+    date_hierarchy = "created_at"
+    fieldsets = (
+        (None, {"fields": ("status_badge", "agent", "alias", "user", "session", "answered_by", "streamed", "fell_back")}),
+        ("Result", {"fields": ("error_code", "error", "attempts_table")}),
+        ("Usage", {"fields": (
+            "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+            "cost_display", "cost_note", "latency",
+        )}),
+        ("Time", {"fields": ("created",)}),
+    )
+    readonly_fields = (
+        "status_badge", "agent", "alias", "user", "session", "answered_by", "streamed", "fell_back", "error_code",
+        "error", "attempts_table", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+        "reasoning_tokens", "cost_display", "cost_note", "latency", "created",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LLMCall | None = None) -> bool:
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, call: LLMCall) -> str:
+        return format_html('<strong style="color: {}">{}</strong>', STATUS_COLOURS.get(call.status, "inherit"),
+                           call.get_status_display())
+
+    @admin.display(description="Time", ordering="created_at")
+    def created(self, call: LLMCall) -> str:
+        return _to_the_second(call.created_at)
+
+    @admin.display(description="Attempts")
+    def attempts_table(self, call: LLMCall) -> str:
+        if not call.attempts:
+            return "—"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td></tr>",
+            ((index + 1, a.get("provider", ""), a.get("model", ""), a.get("error_class") or "answered", a.get("message", ""))
+             for index, a in enumerate(call.attempts)),
+        )
+        return format_html(
+            "<table><thead><tr><th>#</th><th>Model</th><th>Outcome</th><th>Message</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )

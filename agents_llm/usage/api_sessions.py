@@ -1,0 +1,134 @@
+"""`/api/v1/sessions`: open a session (its token is shown once), read its totals and
+per-agent breakdown, close it. A session belongs to the user who opened it: another
+user's session is a 404."""
+
+# No `from __future__ import annotations`: django-ninja reads these signatures at runtime.
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, Optional
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Path, Query, Router, Schema
+from ninja.pagination import paginate
+from ninja.responses import Status
+
+from agents_llm.metering import sessions as metering
+from agents_llm.usage import selectors
+from agents_llm.metering.models import MeteredSession, SessionStatus
+from tradingagents.auth import require_perm
+from tradingagents.schemas import AUTH_ERRORS, READ_ERRORS, WRITE_ERRORS, Money, Page
+
+router = Router(tags=["sessions"])
+
+SessionStatusName = Literal[tuple(SessionStatus.values)]  # type: ignore[valid-type]
+GATEWAY_PERM = "agents_llm.use_gateway"
+
+
+class SessionIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    budget_usd: Optional[Decimal] = Field(None, ge=0, max_digits=14, decimal_places=8, description="USD, e.g. \"0.50\".")
+    budget_tokens: Optional[int] = Field(None, ge=1, le=2**62, description="Input plus output tokens.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionOut(Schema):
+    id: str
+    name: str
+    status: str
+    budget_usd: Optional[Money]
+    budget_tokens: Optional[int]
+    spent_usd: Money
+    spent_tokens: int
+    reserved_usd: Money
+    reserved_tokens: int
+    unpriced_calls: int = Field(..., description="Calls whose price is unknown (not in spent_usd).")
+    calls: int
+    runs: int
+    metadata: dict[str, Any]
+    created_at: datetime
+    closed_at: Optional[datetime]
+
+    @staticmethod
+    def resolve_id(obj: MeteredSession) -> str:
+        return str(obj.pk)
+
+    @staticmethod
+    def resolve_calls(obj: MeteredSession) -> int:
+        return obj.n_calls  # annotated by the selector
+
+    @staticmethod
+    def resolve_runs(obj: MeteredSession) -> int:
+        return obj.n_runs
+
+
+class SessionCreatedOut(SessionOut):
+    token: str = Field(..., description="Shown once: use it as the Bearer key of gateway calls in this session.")
+
+
+class AgentSpendOut(Schema):
+    agent: str
+    calls: int
+    runs: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cost: Money
+    unpriced: int
+    latency_ms: int = Field(..., description="Total latency of the agent's calls and runs.")
+    share: float = Field(..., description="The agent's part of the session's known cost, 0 to 1.")
+
+
+class SessionDetailOut(SessionOut):
+    by_agent: list[AgentSpendOut]
+
+
+class SessionFilters(Schema):
+    status: Optional[SessionStatusName] = None
+
+
+def _own(request: HttpRequest, session_id: str) -> MeteredSession:
+    try:
+        key = uuid.UUID(session_id)
+    except ValueError:
+        key = None
+    return get_object_or_404(selectors.sessions_with_counts().filter(owner_id=request.auth.pk), pk=key)
+
+
+@router.post("/sessions", response={201: SessionCreatedOut, **WRITE_ERRORS})
+def create_session(request: HttpRequest, payload: SessionIn):
+    """Open a session for one piece of work. Gateway calls join it with its token as
+    the Bearer key or with `X-Session-Id`; runs with `"session": id`."""
+    require_perm(request, GATEWAY_PERM)
+    session, token = metering.session_create(owner=request.auth, **payload.dict())
+    created = selectors.sessions_with_counts().get(pk=session.pk)
+    created.token = token
+    return Status(201, created)
+
+
+@router.get("/sessions", response={200: list[SessionOut], **AUTH_ERRORS})
+@paginate(Page)
+def list_sessions(request: HttpRequest, filters: SessionFilters = Query(...)) -> QuerySet[MeteredSession]:
+    qs = selectors.sessions_with_counts().filter(owner_id=request.auth.pk)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    return qs.order_by("-created_at")
+
+
+@router.get("/sessions/{session_id}", response={200: SessionDetailOut, **READ_ERRORS})
+def get_session(request: HttpRequest, session_id: str = Path(..., max_length=64)):
+    session = _own(request, session_id)
+    session.by_agent = selectors.session_by_agent(session.pk)
+    return session
+
+
+@router.post("/sessions/{session_id}/close", response={200: SessionOut, **WRITE_ERRORS})
+def close_session(request: HttpRequest, session_id: str = Path(..., max_length=64)):
+    """New calls in a closed session get 409; its token stops working."""
+    require_perm(request, GATEWAY_PERM)
+    session = _own(request, session_id)
+    metering.session_close(session=session)
+    return _own(request, session_id)

@@ -1,0 +1,73 @@
+"""JSON that every later step can hold: what the JSON API and the OpenAI gateway both
+read their bodies with. Numbers must be finite (no NaN or Infinity); every string and
+key valid Unicode (a lone surrogate from a `\\udfff` escape is not: no UTF-8 column
+and no vendor can take it) and, where it will be stored, free of NUL characters; and
+nesting shallow enough for every later step's recursion."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+SURROGATE_MSG = "Lone UTF-16 surrogates (e.g. \\udfff) are not allowed: text must be valid Unicode."
+NUL_MSG = "NUL characters are not allowed."
+
+
+class InvalidJSON(ValueError):
+    """What is wrong, and where: `loc` is the path of keys and indexes from the top."""
+
+    def __init__(self, loc: list[str | int], msg: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+        self.msg = msg
+
+
+def _reject_constant(name: str) -> float:
+    raise InvalidJSON([], f"{name} is not a JSON number.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidJSON([], f"The number {text[:20]} is out of range.")
+    return value
+
+
+def loads(raw: bytes | str) -> Any:
+    """json.loads() with finite numbers only: InvalidJSON for NaN, Infinity or a number
+    out of range; ValueError (or UnicodeDecodeError) for text that is not JSON."""
+    return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def text_problem(text: str, *, nul: bool = False) -> str | None:
+    """Why this text cannot be taken, or None. `nul`: NUL characters are allowed."""
+    if not nul and "\x00" in text:
+        return NUL_MSG
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return SURROGATE_MSG
+    return None
+
+
+def check(data: Any, *, max_depth: int, nul: bool = False) -> None:
+    """InvalidJSON naming the first string, key or nesting that cannot be taken."""
+    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) > max_depth:
+            raise InvalidJSON(loc[:3], f"The body is nested more than {max_depth} levels deep.")
+        if isinstance(value, str):
+            problem = text_problem(value, nul=nul)
+            if problem:
+                raise InvalidJSON(loc, problem)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                problem = text_problem(key, nul=nul)
+                if problem:
+                    raise InvalidJSON(loc, problem.replace("not allowed", "not allowed in keys", 1))
+                stack.append((item, [*loc, key]))
+        elif isinstance(value, list):
+            stack.extend((item, [*loc, index]) for index, item in enumerate(value))
