@@ -72,7 +72,7 @@ def test_a_name_outside_the_list_is_still_accepted(client, superuser, offline_co
 def test_the_agent_page_inline_computes_the_choices_once_for_every_form(
     client, superuser, agent, offline_provider, monkeypatch
 ):
-    from agents_llm import admin as agents_admin
+    from agents_llm.agents import admin as agents_admin
     from agents_llm.agents.services import llm_config_create
 
     for priority in (0, 1, 2, 3):

@@ -49,7 +49,8 @@ async def test_deactivating_the_user_closes_a_socket_authenticated_by_message(to
     await communicator.send_json_to({"action": "auth", "token": token})
     assert (await communicator.receive_json_from(timeout=3))["event"] == "authenticated"
 
-    await database_sync_to_async(User.objects.filter(pk=reader.pk).update)(is_active=False)
+    reader.is_active = False
+    await database_sync_to_async(reader.save)(update_fields=["is_active"])
 
     await _assert_closed_for_revocation(communicator)
 

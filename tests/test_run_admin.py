@@ -106,7 +106,7 @@ def test_run_again_queues_a_new_run_with_the_same_input(
     from agents_llm.runs import actors
 
     sent: list[int] = []
-    monkeypatch.setattr(tasks.execute_run, "send", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr(actors.execute_run, "send", lambda run_id: sent.append(run_id))
     client.force_login(editor)
 
     with django_capture_on_commit_callbacks(execute=True):

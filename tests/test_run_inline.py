@@ -92,7 +92,9 @@ async def test_with_every_inline_slot_taken_a_run_waits_then_is_refused(settings
     settings.INLINE_RUNS_WAIT_SECONDS = 0.05
     async with runner._inline_slot():
         with pytest.raises(runner.Saturated) as refused:
-            await runner.run_inline(agent=agent, task=task, input={"ticker": "NVDA"})
+            await runner.run_inline(
+                agent_ref=agent.name, task_ref=task.name, resolve=lambda: (agent, task), input={"ticker": "NVDA"},
+            )
 
     assert refused.value.retry_after == settings.INLINE_RUNS_RETRY_AFTER_SECONDS
 
@@ -110,25 +112,25 @@ def test_a_saturated_server_answers_503_with_retry_after(as_editor, assignment, 
 
 
 def test_a_database_without_a_free_connection_is_a_503_not_a_500(as_editor, agent, monkeypatch):
-    from agents_llm import selectors
+    from agents_llm.agents import selectors
 
     def no_connection(*args, **kwargs):
         raise OperationalError("couldn't get a connection after 10.00 sec")
 
-    monkeypatch.setattr(selectors, "agent_llm_configs_for_display", no_connection)
+    monkeypatch.setattr(selectors, "agent_llm_configs", no_connection)
     response = as_editor.get(f"/agents/{agent.pk}/llm-configs")
 
     assert_error_shape(response, 503)
     assert response["Retry-After"] == "2"
 
 
-def test_a_task_changed_behind_the_caches_back_runs_as_it_is_now_and_leaves_one_row(
+def test_a_task_changed_after_its_target_was_cached_runs_as_it_is_now_and_leaves_one_row(
     as_editor, task, assignment, offline_config
 ):
-    from agents_llm.models import TaskConfig
+    from agents_llm.agents.services import task_update
 
     assert as_editor.call("POST", "/runs?wait=true", RUN).status_code == 200  # the cached target
-    TaskConfig.objects.filter(pk=task.pk).update(prompt_template="Now {ticker}, briefly.")  # no signal
+    task_update(task=task, data={"prompt_template": "Now {ticker}, briefly."})
 
     response = as_editor.call("POST", "/runs?wait=true", RUN)
 
@@ -138,14 +140,15 @@ def test_a_task_changed_behind_the_caches_back_runs_as_it_is_now_and_leaves_one_
 
 
 @pytest.mark.parametrize("change", ["agent disabled", "task deleted"])
-def test_a_target_gone_behind_the_caches_back_is_refused_and_leaves_no_row(
+def test_a_target_gone_after_it_was_cached_is_refused_and_leaves_no_row(
     as_editor, agent, task, assignment, offline_config, change
 ):
-    from agents_llm.models import AgentConfig, TaskConfig
+    from agents_llm.agents.services import agent_update
+    from agents_llm.models import TaskConfig
 
     assert as_editor.call("POST", "/runs?wait=true", RUN).status_code == 200
     if change == "agent disabled":
-        AgentConfig.objects.filter(pk=agent.pk).update(enabled=False)
+        agent_update(agent=agent, data={"enabled": False})
     else:
         TaskConfig.objects.filter(pk=task.pk).delete()
 

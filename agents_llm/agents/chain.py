@@ -286,11 +286,12 @@ _WORD = re.compile(r"[A-Za-z0-9_\-.*]{4,}")
 
 def redact(text: str, secret: str | None) -> str:
     """`text` without the key or any recognisable part of it. Vendors echo keys back
-    in error messages, whole or masked ("sk-abc***...wxyz"): any word sharing four or
-    more consecutive characters with the key goes."""
+    in error messages, whole or masked ("sk-abc***...wxyz"): the whole key becomes its
+    hint ("…" and its last 4 characters, as the admin shows it), and any other word
+    sharing four or more consecutive characters with the key goes."""
     if not text or not secret or len(secret) < 8:
         return text
-    text = text.replace(secret, "[redacted]")
+    text = text.replace(secret, "\x00")  # the hint goes in after the scrub, which would take it
 
     def scrub(match: re.Match[str]) -> str:
         word = match.group(0)
@@ -299,7 +300,7 @@ def redact(text: str, secret: str | None) -> str:
                 return "[redacted]"
         return word
 
-    return _WORD.sub(scrub, text)
+    return _WORD.sub(scrub, text).replace("\x00", "…" + secret[-4:])
 
 
 def worst_case_price(link: Link) -> tuple[Decimal, Decimal] | None:

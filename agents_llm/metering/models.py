@@ -72,7 +72,35 @@ class CallStatus(models.TextChoices):
     REFUSED = "refused", "Refused"  # budget or closed session: never forwarded
 
 
-class LLMCall(models.Model):
+class Metered(models.Model):
+    """What a run and a gateway call record alike: the models tried, the one that
+    answered, the tokens it used and what they cost."""
+
+    # One entry per provider/model tried: {"provider", "model", "error_class", "message", ...}
+    attempts = models.JSONField(default=list, blank=True)
+    model_name = models.CharField(max_length=200, blank=True, help_text="The vendor model that answered.")
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0, help_text="Input tokens read from the vendor's cache.")
+    cache_write_tokens = models.PositiveIntegerField(default=0, help_text="Input tokens written to the vendor's cache.")
+    reasoning_tokens = models.PositiveIntegerField(default=0, help_text="Output tokens spent on reasoning.")
+    cost = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True,
+        help_text="USD; empty when the price is unknown (see cost note).",
+    )
+    cost_note = models.CharField(max_length=300, blank=True)
+    # What the cost was computed from, per model response (usage, price source, catalog
+    # snapshot or the config's prices): a later price change never rewrites it; `reprice` may.
+    cost_basis = models.JSONField(default=list, blank=True)
+    synthetic = models.BooleanField(default=False, help_text="Answered by the offline provider.")
+    fell_back = models.BooleanField(default=False, help_text="Answered by a model after the first of the chain.")
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class LLMCall(Metered):
     """One request to the OpenAI-compatible gateway. Prompt and answer text are never
     stored: only who asked, what answered, and what it cost."""
 
@@ -89,26 +117,10 @@ class LLMCall(models.Model):
         LLMProvider, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls",
         help_text="The provider that answered.",
     )
-    model_name = models.CharField(max_length=200, blank=True, help_text="The vendor model that answered.")
     status = models.CharField(max_length=16, choices=CallStatus.choices)
     error_code = models.CharField(max_length=40, blank=True)
     error = models.CharField(max_length=500, blank=True)
-    attempts = models.JSONField(default=list, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_read_tokens = models.PositiveIntegerField(default=0)
-    cache_write_tokens = models.PositiveIntegerField(default=0)
-    reasoning_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(
-        max_digits=14, decimal_places=8, null=True, blank=True,
-        help_text="USD; empty when the price is unknown (see cost note).",
-    )
-    cost_note = models.CharField(max_length=300, blank=True)
-    cost_basis = models.JSONField(default=list, blank=True)  # as on AgentRun
-    synthetic = models.BooleanField(default=False)
-    fell_back = models.BooleanField(default=False, help_text="Answered by a model after the first of the chain.")
     streamed = models.BooleanField(default=False)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

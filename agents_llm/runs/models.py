@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 from django.conf import settings
 from django.db import models
 
-from providers.models import LLMProvider
-
 from agents_llm.agents.models import AgentConfig, TaskConfig
+from agents_llm.metering.models import Metered
+from providers.models import LLMProvider
 
 
 class RunStatus(models.TextChoices):
@@ -18,7 +17,9 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class AgentRun(models.Model):
+class AgentRun(Metered):
+    """One agent answering one task: its input, output and what it took."""
+
     # Looked up through the (agent, -created_at) and (task, -created_at) indexes below: an
     # index of their own would only cost every write.
     agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="runs", db_index=False)
@@ -28,31 +29,12 @@ class AgentRun(models.Model):
     output = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     error = models.TextField(blank=True)
-    # One entry per provider/model tried: {"provider", "model", "error_class", "message", ...}
-    attempts = models.JSONField(default=list, blank=True)
     provider = models.ForeignKey(
         LLMProvider, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs",
         help_text="The provider that answered.",
     )
-    model_name = models.CharField(max_length=200, blank=True, help_text="The model that answered.")
     schema_version = models.PositiveIntegerField(null=True, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_read_tokens = models.PositiveIntegerField(default=0, help_text="Input tokens read from the vendor's cache.")
-    cache_write_tokens = models.PositiveIntegerField(default=0, help_text="Input tokens written to the vendor's cache.")
-    reasoning_tokens = models.PositiveIntegerField(default=0, help_text="Output tokens spent on reasoning.")
     requests = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(
-        max_digits=14, decimal_places=8, null=True, blank=True,
-        help_text="USD; empty when the price is unknown (see cost note).",
-    )
-    cost_note = models.CharField(max_length=300, blank=True)
-    # What the cost was computed from, per model response (usage, price source, catalog
-    # snapshot or the config's prices): a later price change never rewrites it; `reprice` may.
-    cost_basis = models.JSONField(default=list, blank=True)
-    synthetic = models.BooleanField(default=False, help_text="Answered by the offline provider.")
-    fell_back = models.BooleanField(default=False, help_text="Answered by a model after the first of the chain.")
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
     session = models.ForeignKey(
         "agents_llm.MeteredSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
     )

@@ -7,7 +7,7 @@ import pytest
 
 from tests.api_support import ApiClient, assert_error_shape, client_for
 from tradingagents.models import APIToken
-from tradingagents.services import api_token_create
+from tradingagents.services import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,13 +34,11 @@ def test_token_requests_keep_working_while_redis_is_down_and_after_it_returns(ca
 
 
 def test_a_token_revoked_while_redis_is_down_is_refused(cache_on_redis, reader):
-    from django.utils import timezone
-
     _, token = api_token_create(user=reader, name="to-revoke")
     client = ApiClient(token)
     cache_on_redis.stop()
     assert client.get("/agents").status_code == 200
 
-    APIToken.objects.filter(name="to-revoke").update(revoked_at=timezone.now())
+    api_token_revoke(token=APIToken.objects.get(name="to-revoke"))
 
     assert_error_shape(client.get("/agents"), 401)
