@@ -30,14 +30,14 @@ _tokens = versions.VersionedCache((versions.AUTH,), 10_000)  # key hash -> (toke
 _permissions = versions.VersionedCache((versions.AUTH,), 10_000)  # user id -> (is_active, is_superuser, perms)
 
 
-def user_for_token(token: str) -> AbstractBaseUser | None:
+def user_for_token(token: str, seen: versions.Versions | None = None) -> AbstractBaseUser | None:
     """The active user owning an unrevoked token, or None. Runs on every request: a
     cached lookup costs no query (the user row itself is only loaded when something
     needs more than its id and permissions)."""
     if not token:
         return None
     key_hash = token_hash(token)
-    seen = _tokens.versions()
+    seen = seen or _tokens.versions()
     entry = _tokens.get(key_hash, seen)
     if entry is None:
         entry = (
@@ -56,12 +56,13 @@ def user_for_token(token: str) -> AbstractBaseUser | None:
     return TokenUser(user_id)
 
 
-async def auser_for_token(token: str) -> AbstractBaseUser | None:
+async def auser_for_token(token: str, seen: versions.Versions | None = None) -> AbstractBaseUser | None:
     """user_for_token() from an event loop: a cached lookup (with the user's cached
-    permissions) stays on the loop; anything else goes to a database thread."""
+    permissions) stays on the loop; anything else goes to a database thread. `seen`:
+    the versions, when the caller read them already."""
     if not token:
         return None
-    seen = await _tokens.aversions()
+    seen = seen or await _tokens.aversions()
     entry = _tokens.get(token_hash(token), seen)
     if entry is None or _last_use_stale(entry[2]):
         return await db_call(user_for_token, token)

@@ -43,7 +43,7 @@ CONFIG = "config"  # agents, LLM configs, aliases, providers, tasks, assignments
 AUTH = "auth"  # API tokens, users, groups, permissions
 NAMES = (CONFIG, AUTH)
 
-Versions = tuple[Any, ...]
+Versions = dict[str, Any]  # name -> its current version
 
 # After a Redis failure, versions are not read for this long: an outage costs one failed
 # round trip per process every few seconds, not one per request.
@@ -56,14 +56,14 @@ def bump(*names: str) -> None:
     transaction.on_commit(lambda: _backend().bump(names))
 
 
-def current(names: tuple[str, ...] = NAMES) -> Versions | None:
-    """The current versions of `names`, or None when they cannot be known now."""
-    return _backend().current(names)
+def current() -> Versions | None:
+    """The current version of every name (one read), or None when they cannot be known now."""
+    return _backend().current(NAMES)
 
 
-async def acurrent(names: tuple[str, ...] = NAMES) -> Versions | None:
+async def acurrent() -> Versions | None:
     """current(), from an event loop without leaving it."""
-    return await _backend().acurrent(names)
+    return await _backend().acurrent(NAMES)
 
 
 class FileVersions:
@@ -90,7 +90,7 @@ class FileVersions:
                 self.bump((name,))
                 return None
             found.append((stat.st_ino, stat.st_mtime_ns))
-        return tuple(found)
+        return dict(zip(names, found))
 
     async def acurrent(self, names: tuple[str, ...]) -> Versions | None:
         return self.current(names)
@@ -161,7 +161,7 @@ class RedisVersions:
         if missing:  # never set, or Redis restarted and lost them
             self.bump(missing)
             return None
-        return (self._epoch, *values)
+        return {name: (self._epoch, value) for name, value in zip(names, values)}
 
     def _async_client(self) -> Any:
         """One asyncio client per event loop (its connections belong to that loop)."""
@@ -211,28 +211,30 @@ class VersionedCache:
 
         self.names = names
         self.size = size
-        self._entries: OrderedDict[Any, tuple[Versions, float, Any]] = OrderedDict()
+        self._entries: OrderedDict[Any, tuple[tuple[Any, ...], float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Any, versions: Versions | None) -> Any | None:
-        """The value kept for `key` if still current under `versions` (None: a miss)."""
-        if versions is None:
+    def get(self, key: Any, seen: Versions | None) -> Any | None:
+        """The value kept for `key` if still current under `seen` (None: a miss)."""
+        if seen is None:
             return None
+        mine = tuple(seen[name] for name in self.names)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry[0] != versions or time.monotonic() - entry[1] > settings.CACHE_MAX_AGE_SECONDS:
+            if entry[0] != mine or time.monotonic() - entry[1] > settings.CACHE_MAX_AGE_SECONDS:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
             return entry[2]
 
-    def put(self, key: Any, versions: Versions | None, value: Any) -> None:
-        if versions is None:
+    def put(self, key: Any, seen: Versions | None, value: Any) -> None:
+        """Keep `value`, built from rows read after `seen` was."""
+        if seen is None:
             return
         with self._lock:
-            self._entries[key] = (versions, time.monotonic(), value)
+            self._entries[key] = (tuple(seen[name] for name in self.names), time.monotonic(), value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -242,7 +244,7 @@ class VersionedCache:
             self._entries.clear()
 
     def versions(self) -> Versions | None:
-        return current(self.names)
+        return current()
 
     async def aversions(self) -> Versions | None:
-        return await acurrent(self.names)
+        return await acurrent()

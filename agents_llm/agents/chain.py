@@ -203,10 +203,11 @@ def chain_for_model(model: str) -> Chain:
     return chain
 
 
-async def achain_for_model(model: str) -> Chain:
+async def achain_for_model(model: str, seen: versions.Versions | None = None) -> Chain:
     """chain_for_model() from an event loop: a current cached chain costs no query and
-    no thread; else it is built on a database thread."""
-    chain = _chains.get(("model", model), await _chains.aversions())
+    no thread; else it is built on a database thread. `seen`: the versions, when the
+    caller read them already."""
+    chain = _chains.get(("model", model), seen or await _chains.aversions())
     if chain is not None and chain.environment_unchanged():
         return chain
     return await db_call(chain_for_model, model)

@@ -33,6 +33,7 @@ from agents_llm.metering.calls import CallOutcome
 from agents_llm.metering.models import CallStatus, LLMCall, MeteredSession, SessionStatus
 from agents_llm.metering.pricing import TokenUsage
 from tradingagents.auth import TokenUser, auser_for_token, user_for_token
+from tradingagents import versions
 from tradingagents.dbthreads import db_call
 
 GATEWAY_PERM = "agents_llm.use_gateway"
@@ -104,14 +105,14 @@ def _own_session(user_id: int, value: str) -> MeteredSession:
     return session
 
 
-async def _caller(request: HttpRequest) -> Caller:
+async def _caller(request: HttpRequest, seen: versions.Versions | None) -> Caller:
     """authenticate(), without leaving the loop when the caller is an API token whose
     user and permissions are cached and no session is named."""
     header, session_header = request.headers.get("Authorization"), request.headers.get("X-Session-Id")
     scheme, _, token = (header or "").partition(" ")
     token = token.strip()
     if not session_header and scheme.lower() == "bearer" and token and not token.startswith(sessions.SESSION_TOKEN_PREFIX):
-        user = await auser_for_token(token)
+        user = await auser_for_token(token, seen)
         if isinstance(user, TokenUser) and user.known_perm(GATEWAY_PERM):
             return Caller(user_id=user.pk)
     return await db_call(authenticate, header, session_header)
@@ -126,9 +127,9 @@ def _body(request: HttpRequest) -> bytes:
         ) from None
 
 
-async def _chain(model: str) -> Chain:
+async def _chain(model: str, seen: versions.Versions | None) -> Chain:
     try:
-        return await achain_for_model(model)
+        return await achain_for_model(model, seen)
     except AgentNotFound:
         raise model_not_found(model) from None
 
@@ -163,9 +164,10 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
     started = time.perf_counter()
     try:
-        caller = await _caller(request)
+        seen = await versions.acurrent()  # what the caches below are checked against: one read
+        caller = await _caller(request, seen)
         req = protocol.parse_request(_body(request))
-        route = await _chain(req.model)
+        route = await _chain(req.model, seen)
     except GatewayError as exc:
         return exc.response()
     meter = None
