@@ -1015,6 +1015,12 @@ EXAMPLE_REPEAT_LIMIT = 20
 EXAMPLE_SECONDS = 1.0
 
 
+def random_instance(schema: dict[str, Any], rng: random.Random) -> Any:
+    """One instance of `schema` drawn from `rng`, not checked against it (callers
+    validate and draw again). ValueError when building it takes over EXAMPLE_SECONDS."""
+    return _Example(rng).gen(schema)
+
+
 class _Example:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
