@@ -75,7 +75,7 @@ def test_the_task_timeout_stops_a_slow_check_of_the_answer(agent, fake_openai, m
                 time.sleep(0.3)
             return True
 
-    monkeypatch.setattr(output_schema, "linear_regex", lambda pattern: Slow())
+    monkeypatch.setattr(output_schema.validation, "linear_regex", lambda pattern: Slow())
     started = time.monotonic()
     run = run_now(agent, task)
     took = time.monotonic() - started

@@ -153,10 +153,11 @@ def test_the_cache_is_bounded(settings):
     settings.OUTPUT_SCHEMA_CACHE_SIZE = 2
     schemas = [{**SIGNAL_SCHEMA, "title": f"t{i}"} for i in range(3)]
     first = compile_output_type(schemas[0])
-    compile_output_type(schemas[1])
-    compile_output_type(schemas[2])
+    second = compile_output_type(schemas[1])
+    third = compile_output_type(schemas[2])
 
-    assert len(output_schema._by_hash) == 2
+    assert compile_output_type(copy.deepcopy(schemas[2])) is third
+    assert compile_output_type(copy.deepcopy(schemas[1])) is second
     assert compile_output_type(copy.deepcopy(schemas[0])) is not first
 
 

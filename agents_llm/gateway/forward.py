@@ -400,7 +400,7 @@ def _synthetic(schema: dict[str, Any]) -> Any:
     rng = random.Random(0)
     check = protocol.validator(schema)
     for _ in range(20):
-        candidate = output_schema._Example(rng).gen(schema)
+        candidate = output_schema.random_instance(schema, rng)
         if check.is_valid(candidate):
             return candidate
     raise ValueError("no instance of the schema could be built")
