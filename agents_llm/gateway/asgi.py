@@ -4,7 +4,8 @@ A gateway call is a proxy hop: Django's request cycle (middleware, request signa
 their thread hops) cost several times what the call itself does here, and nothing of
 it applies (no session, cookie, CSRF or template; bearer tokens only). The views are
 the same ones Django's URLs route to (tests use those); database work goes to the
-runner's database threads, which keep their connections."""
+database threads, which keep their connections (tradingagents.dbthreads). Public
+Django APIs only: the host check is django.http.request's."""
 
 from __future__ import annotations
 
