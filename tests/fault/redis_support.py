@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from django.test import override_settings
 
+
 def reserved_port() -> socket.socket:
     """A socket bound to a loopback port the kernel picks (port 0), with SO_REUSEADDR and
     never listening. While it is open no other process can bind that port, except one
