@@ -8,7 +8,7 @@ PORT ?= 8000
 # As tradingagents/server.py has them (a test checks they agree).
 SERVE_FLAGS := --loop uvloop --http httptools --ws websockets-sansio --lifespan off --no-access-log --timeout-graceful-shutdown 5
 
-.PHONY: install run test bench worker clean
+.PHONY: install run test lint bench worker clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ worker: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (pyproject.toml), then import-linter's contracts once there are any
+# (.importlinter, or [tool.importlinter] in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+	@if [ -f .importlinter ] || grep -qs '^\[tool\.importlinter\]' pyproject.toml; then \
+	  echo "$(BIN)/lint-imports"; $(BIN)/lint-imports; \
+	else echo "lint-imports: skipped, no contracts (.importlinter or [tool.importlinter])"; fi
 
 bench: install
 	$(BIN)/python bench/run.py

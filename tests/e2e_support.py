@@ -1,10 +1,11 @@
 """Real server processes for end-to-end tests: uvicorn and `manage.py rundramatiq`,
-on the test's own PostgreSQL database and Redis, on this helper's loopback ports."""
+on the test's own PostgreSQL database and Redis, uvicorn on a loopback port of its own."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.fake_vendor import free_port
 from tradingagents import server
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -54,45 +54,48 @@ def wait_until(check, timeout: float, what: str, logs: list[Path]) -> None:
     raise AssertionError(f"{what} did not start in {timeout} s:\n" + "\n".join(p.read_text()[-3000:] for p in logs))
 
 
-def listening(process: subprocess.Popen, port: int) -> bool:
-    """Whether `process` itself holds the listening socket of 127.0.0.1:`port` (Linux's
-    /proc: its socket inodes, and the table of listening TCP sockets)."""
+def uvicorn_command(fd: int) -> list[str]:
+    """How the project is served (tradingagents.server), on the listening socket
+    inherited as file descriptor `fd` (`--fd`) rather than on a host and port."""
+    argv = server.command(BIN, "127.0.0.1", 0)
+    at = argv.index("--host")
+    assert argv[at + 2] == "--port", argv
+    argv[at:at + 4] = ["--fd", str(fd)]
+    return argv
+
+
+def accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_uvicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+    """uvicorn serving the project on a loopback port of its own, once it listens there.
+
+    The port is bound here, to port 0 (the kernel picks a free one), and the bound
+    socket is handed to uvicorn (`--fd`), which listens on it: no other process (another
+    test run's server on this machine) can take the port between its choice and the
+    listen, and since only that socket can listen there, the first connection accepted
+    is this uvicorn's."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        links = [os.readlink(fd) for fd in Path(f"/proc/{process.pid}/fd").iterdir()]
-    except OSError:  # gone, or a descriptor closed while it was read
-        return False
-    inodes = {link[8:-1] for link in links if link.startswith("socket:[")}
-    local = f"0100007F:{port:04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == local and fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
-            return True
-    return False
-
-
-def start_uvicorn(env: dict[str, str], log: Path, first_port: int) -> tuple[subprocess.Popen, int]:
-    """uvicorn serving the project on the first free port from `first_port`, once that
-    very process listens there: an open port alone may be another test run's server on
-    this machine (which answers this run's tokens with 401). A port taken meanwhile
-    (that run's server was still starting) makes this uvicorn exit: the next port is
-    tried."""
-    port = first_port
-    for _ in range(5):
-        port = free_port(port)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
         process = subprocess.Popen(
-            server.command(BIN, "127.0.0.1", port),
+            uvicorn_command(sock.fileno()), pass_fds=(sock.fileno(),),
             cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            if listening(process, port):
-                return process, port
-            time.sleep(0.1)
-        if process.poll() is None:
-            stop([process])
-            raise AssertionError(f"uvicorn did not start in 30 s:\n{log.read_text()[-3000:]}")
-        port += 1
-    raise AssertionError(f"uvicorn could not bind a port from {first_port}:\n{log.read_text()[-3000:]}")
+    finally:
+        sock.close()  # uvicorn holds its own copy
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        if accepts(port):
+            return process, port
+        time.sleep(0.1)
+    if process.poll() is None:
+        stop([process])
+        raise AssertionError(f"uvicorn did not start in 30 s:\n{log.read_text()[-3000:]}")
+    raise AssertionError(f"uvicorn exited with {process.returncode} before it listened:\n{log.read_text()[-3000:]}")
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -128,7 +131,7 @@ def running_servers() -> Iterator[int]:
     server_log, worker_log = logdir / "server.log", logdir / "worker.log"
     processes: list[subprocess.Popen] = []
     try:
-        uvicorn, port = start_uvicorn(env, server_log, 18550)
+        uvicorn, port = start_uvicorn(env, server_log)
         processes.append(uvicorn)
         processes.append(subprocess.Popen(
             [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],

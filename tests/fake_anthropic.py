@@ -13,8 +13,6 @@ from typing import Any
 from tests.fake_chat import instance
 from tests.loopback import JsonHandler, Loopback
 
-PORT_RANGE = range(18700, 18750)
-
 
 @dataclass
 class FakeAnthropic(Loopback):
@@ -91,5 +89,5 @@ class FakeAnthropic(Loopback):
                 self.wfile.flush()
                 self.close_connection = True
 
-        self._listen(Handler, PORT_RANGE)
+        self._listen(Handler)
         return self

@@ -30,8 +30,6 @@ import rstr
 
 from tests.loopback import JsonHandler, Loopback
 
-PORT_RANGE = range(18600, 18700)
-
 
 @dataclass
 class Seen:
@@ -127,7 +125,7 @@ class FakeChat(Loopback):
                 self.wfile.flush()
                 self.close_connection = True
 
-        self._listen(Handler, PORT_RANGE)
+        self._listen(Handler)
         return self
 
     # What a real model would answer --------------------------------------------------

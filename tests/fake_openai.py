@@ -13,15 +13,12 @@ Every request is recorded (path, model, Authorization header, body) for assertio
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.loopback import JsonHandler, Loopback
-
-PORT_RANGE = range(18300, 18400)  # this helper's loopback ports
 
 
 @dataclass
@@ -78,7 +75,7 @@ class FakeOpenAI(Loopback):
                 content = step["raw"] if "raw" in step else json.dumps(step["answer"])
                 self._json(200, _completion(body, model, content))
 
-        self._listen(Handler, PORT_RANGE)
+        self._listen(Handler)
         return self
 
 
@@ -105,15 +102,3 @@ def _completion(request: dict[str, Any], model: str, content: str) -> dict[str, 
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
     }
-
-
-def unused_loopback_port() -> int:
-    """A port in our range that nothing listens on (for 'connection refused')."""
-    for port in reversed(PORT_RANGE):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free loopback port")

@@ -10,28 +10,13 @@ than the probe's timeout). Every request is recorded with its path and headers.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# This helper's loopback ports (each parallel engineer has a range of their own).
-PORT_RANGE = range(18500, 18600)
-
 MODELS = ["gpt-4o-mini", "gpt-4o", "o3-mini"]
-
-
-def free_port(start: int = PORT_RANGE.start) -> int:
-    for port in range(start, PORT_RANGE.stop):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free loopback port in {PORT_RANGE}")
 
 
 @dataclass
@@ -77,14 +62,8 @@ class FakeVendor:
                 raw = self.rfile.read(length) if length else b""
                 vendor._answer(self, json.loads(raw or b"null"))
 
-        for port in PORT_RANGE:
-            try:
-                self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-                break
-            except OSError:
-                continue
-        else:
-            raise RuntimeError(f"no free loopback port in {PORT_RANGE}")
+        # Port 0: the kernel picks a free port, bound here before anyone else can take it.
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self

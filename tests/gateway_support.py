@@ -151,7 +151,7 @@ def running_servers(count: int, **extra_env: str) -> Iterator[list[int]]:
     ports: list[int] = []
     try:
         for index in range(count):
-            process, port = start_uvicorn(env, logdir / f"server-{index}.log", 18560 + 3 * index)
+            process, port = start_uvicorn(env, logdir / f"server-{index}.log")
             processes.append(process)
             ports.append(port)
         yield ports

@@ -1,9 +1,11 @@
 """What every loopback fake vendor of the tests shares: a threaded HTTP server on a
-free port of its own range, and JSON answers."""
+port the kernel picks (bound to port 0, so no other process can take it between the
+choice and the bind), and JSON answers; and ports where connections are refused."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,19 +26,26 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def serve(handler: type[BaseHTTPRequestHandler], ports: range) -> ThreadingHTTPServer:
-    """`handler` served on the first free port of `ports`, in a daemon thread."""
-    last_error: OSError | None = None
-    for port in ports:
-        try:
-            server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        except OSError as exc:
-            last_error = exc
-            continue
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server
-    raise RuntimeError(f"no free loopback port in {ports}") from last_error
+def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """`handler` served on a loopback port of its own, in a daemon thread (the port is
+    the server's `server_address[1]`)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+_refusing: list[socket.socket] = []
+
+
+def refused_port() -> int:
+    """A loopback port where every connection is refused, for 'the vendor (or broker)
+    is down': a socket of this process is bound to it and never listens, and is kept
+    until the test run ends, so no other process can start listening there."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    _refusing.append(sock)
+    return sock.getsockname()[1]
 
 
 class Loopback:
@@ -45,8 +54,8 @@ class Loopback:
     _server: ThreadingHTTPServer | None = None
     port: int = 0
 
-    def _listen(self, handler: type[BaseHTTPRequestHandler], ports: range) -> None:
-        self._server = serve(handler, ports)
+    def _listen(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = serve(handler)
         self.port = self._server.server_address[1]
 
     def stop(self) -> None:

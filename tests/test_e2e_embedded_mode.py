@@ -40,7 +40,7 @@ def embedded_server() -> Iterator[tuple[int, str]]:
     manage("migrate", "--noinput")
     manage("ensureadmin")
     token = manage("createapitoken", "admin").strip()
-    process, port = start_uvicorn(env, workdir / "server.log", 18560)
+    process, port = start_uvicorn(env, workdir / "server.log")
     try:
         yield port, token
     finally:

@@ -9,8 +9,8 @@ import pytest
 
 from agents_llm.models import LLMCall
 from tests.conftest import CANARY_KEY
-from tests.fake_openai import unused_loopback_port
 from tests.gateway_support import caller, gateway, make_agent, user_message, vendor, vendor_provider  # noqa: F401
+from tests.loopback import refused_port
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_it_falls_back_on_a_refused_connection(gateway, vendor, db):
     from providers.services import provider_create
 
     dead = provider_create(
-        name="dead", provider_type="openai_compatible", base_url=f"http://127.0.0.1:{unused_loopback_port()}/v1", api_key="sk-dead-0000",
+        name="dead", provider_type="openai_compatible", base_url=f"http://127.0.0.1:{refused_port()}/v1", api_key="sk-dead-0000",
     )
     live = provider_create(name="live", provider_type="openai_compatible", base_url=vendor.base_url, api_key="sk-live-0000")
     make_agent("trader", dead, "dead-model", fallback_provider=live, fallback_model="live-model")

@@ -15,7 +15,8 @@ from providers.services import provider_create
 from providers.tasks import validate_provider
 from tests.conftest import CANARY_KEY
 from tests.dramatiq_support import stub_worker, swapped_broker
-from tests.fake_vendor import FakeVendor, free_port
+from tests.fake_vendor import FakeVendor
+from tests.loopback import refused_port
 from tradingagents.worker import PeriodicSweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,8 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def unreachable_broker():
-    # A real Redis broker pointed at a loopback port nobody listens on.
-    broker = RedisBroker(url=f"redis://127.0.0.1:{free_port(18590)}/0", socket_connect_timeout=0.5)
+    # A real Redis broker pointed at a loopback port that refuses connections.
+    broker = RedisBroker(url=f"redis://127.0.0.1:{refused_port()}/0", socket_connect_timeout=0.5)
     with swapped_broker(broker):
         yield broker
 

@@ -3,15 +3,20 @@ never in tests or management commands."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from tradingagents.worker import is_server_process
+
+BIN = Path(sys.executable).parent  # this run's virtualenv, wherever it is
 
 
 @pytest.mark.parametrize(
     "argv",
     [
-        ["/work/main/.venv/bin/daphne", "-b", "127.0.0.1", "-p", "8000", "tradingagents.asgi:application"],
+        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", "8000", "tradingagents.asgi:application"],
         ["/usr/local/bin/uvicorn", "tradingagents.asgi:application"],
         ["manage.py", "runserver"],
     ],
@@ -23,7 +28,7 @@ def test_a_server_process_runs_the_embedded_worker(argv):
 @pytest.mark.parametrize(
     "argv",
     [
-        ["/work/main/.venv/bin/pytest", "-q"],
+        [str(BIN / "pytest"), "-q"],
         ["manage.py", "migrate"],
         ["manage.py", "validateproviders"],
         ["manage.py", "rundramatiq"],

@@ -12,14 +12,14 @@ from agents_llm.models import AgentRun, RunStatus
 from agents_llm.runs.runner import run_create, runs_requeue_stale
 from agents_llm.runs.actors import execute_run
 from tests.dramatiq_support import stub_worker, swapped_broker
-from tests.fake_vendor import free_port
+from tests.loopback import refused_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def unreachable_broker():
-    broker = RedisBroker(url=f"redis://127.0.0.1:{free_port(18595)}/0", socket_connect_timeout=0.5)
+    broker = RedisBroker(url=f"redis://127.0.0.1:{refused_port()}/0", socket_connect_timeout=0.5)
     with swapped_broker(broker):
         yield broker
 

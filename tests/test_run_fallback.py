@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents_llm.models import AgentRun, RunStatus
-from tests.fake_openai import unused_loopback_port
+from tests.loopback import refused_port
 from tests.runtime_support import (  # noqa: F401 - fixtures
     ANSWER,
     clean_runtime,
@@ -41,7 +41,7 @@ def test_a_server_error_moves_on_to_the_configs_fallback_model(agent, task, assi
 
 
 def test_a_refused_connection_moves_on_to_the_next_config(agent, task, assignment, fake_openai):
-    dead = compatible_provider("dead", f"http://127.0.0.1:{unused_loopback_port()}/v1")
+    dead = compatible_provider("dead", f"http://127.0.0.1:{refused_port()}/v1")
     alive = compatible_provider("alive", fake_openai.base_url)
     llm_config(agent, dead, "model-a", priority=0)
     llm_config(agent, alive, "model-c", priority=1)
@@ -92,7 +92,7 @@ def test_the_chain_follows_priority_with_each_configs_fallback(agent, task, assi
 def test_when_every_model_fails_the_run_fails_with_every_attempt_and_no_output(
     agent, task, assignment, fake_openai, published
 ):
-    dead = compatible_provider("dead", f"http://127.0.0.1:{unused_loopback_port()}/v1")
+    dead = compatible_provider("dead", f"http://127.0.0.1:{refused_port()}/v1")
     provider = compatible_provider("fake", fake_openai.base_url)
     llm_config(agent, provider, "model-a", priority=0, fallback_provider=dead, fallback_model="model-x")
     llm_config(agent, provider, "model-b", priority=1)

@@ -1,5 +1,5 @@
-"""A throw-away redis-server on a free loopback port that a test can stop and start
-again mid-test (the fault suite's Redis outages are real, not mocked)."""
+"""A throw-away redis-server on a loopback port of its own that a test can stop and
+start again mid-test (the fault suite's Redis outages are real, not mocked)."""
 
 from __future__ import annotations
 
@@ -15,23 +15,24 @@ from typing import Any
 import redis
 from django.test import override_settings
 
-PORT_RANGE = range(18750, 18800)
 
-
-def free_port() -> int:
-    for port in PORT_RANGE:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free loopback port in {PORT_RANGE}")
+def reserved_port() -> socket.socket:
+    """A socket bound to a loopback port the kernel picks (port 0), with SO_REUSEADDR and
+    never listening. While it is open no other process can bind that port, except one
+    that also sets SO_REUSEADDR and names the port (redis-server does both); on Linux,
+    that one may listen there, as no socket listens yet. So the port stays this
+    server's from its choice to its last restart, with connections refused while it is
+    stopped."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 class RedisServer:
     def __init__(self) -> None:
-        self.port = free_port()
+        self._reservation = reserved_port()
+        self.port: int = self._reservation.getsockname()[1]
         self.dir = tempfile.mkdtemp(prefix="ta-redis-")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -69,6 +70,7 @@ class RedisServer:
 
     def close(self) -> None:
         self.stop()
+        self._reservation.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
