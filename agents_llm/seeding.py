@@ -7,8 +7,14 @@ import os
 from django.db import transaction
 
 from agents_llm import seed_data
+from agents_llm.agents.services import (
+    agent_aliases_set,
+    agent_create,
+    assignment_create,
+    llm_config_create,
+    task_create,
+)
 from agents_llm.models import AgentAlias, AgentConfig, AgentTaskAssignment, LLMPreset, TaskConfig, alias_key
-from agents_llm.agents.services import agent_aliases_set, agent_create, assignment_create, llm_config_create, task_create
 from providers.catalog import TYPES, ProviderType
 from providers.models import LLMProvider
 from providers.services import provider_create

@@ -13,15 +13,15 @@ through a LoopLocalTransport: one connection pool per event loop, behind one cli
 
 from __future__ import annotations
 
-import functools
 import asyncio
+import functools
 import hashlib
 import threading
 import weakref
 from collections import OrderedDict
-from importlib import import_module
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings

@@ -45,7 +45,7 @@ def encrypt(plaintext: str) -> str:
 def decrypt(token: str) -> str:
     try:
         return _multifernet(_keys()).decrypt(token.encode()).decode()
-    except InvalidToken as exc:
+    except InvalidToken:
         raise UndecryptableSecret(
             "The stored API key cannot be decrypted with ENCRYPTION_KEY or any key in "
             "ENCRYPTION_KEYS_PREVIOUS. Add the key it was encrypted with to "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Optional
+from typing import Literal
 
 from ninja import Field, Schema
 
@@ -21,7 +21,7 @@ class ProviderIn(Schema):
     name: str = Field(..., min_length=1, max_length=64, pattern=SLUG_PATTERN)
     provider_type: ProviderTypeName
     base_url: str = Field("", max_length=500, description="Blank for the vendor's default endpoint.")
-    api_key: Optional[str] = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
+    api_key: str | None = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
     enabled: bool = True
 
 
@@ -31,7 +31,7 @@ class ProviderPatch(Schema):
     name: str = Field(None, min_length=1, max_length=64, pattern=SLUG_PATTERN)
     provider_type: ProviderTypeName = None
     base_url: str = Field(None, max_length=500)
-    api_key: Optional[str] = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
+    api_key: str | None = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
     enabled: bool = None
 
 
@@ -46,15 +46,15 @@ class ProviderOut(Schema):
     api_key_hint: str = Field(..., description="Only the last 4 characters of the key, e.g. …AB12.")
     validation_status: str
     validation_error: str
-    validated_at: Optional[datetime]
+    validated_at: datetime | None
     available_models: list[str]
     created_at: datetime
     updated_at: datetime
 
 
 class ProviderFilters(Schema):
-    provider_type: Optional[ProviderTypeName] = None
-    enabled: Optional[bool] = None
-    validation_status: Optional[ValidationStatusName] = None
-    q: Optional[str] = Field(None, max_length=100, description="Part of the name.")
+    provider_type: ProviderTypeName | None = None
+    enabled: bool | None = None
+    validation_status: ValidationStatusName | None = None
+    q: str | None = Field(None, max_length=100, description="Part of the name.")
     ordering: Literal["name", "-name", "provider_type", "-provider_type", "created_at", "-created_at"] = "name"

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from agents_llm.models import AgentLLMConfig
 from agents_llm.agents.services import agent_create, llm_config_create
+from agents_llm.models import AgentLLMConfig
 from tests.api_support import anonymous, as_editor, as_outsider, as_reader, as_superuser, assert_error_shape  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -35,7 +35,7 @@ def test_it_refuses_a_lone_surrogate_in_a_key(as_superuser, assignment, offline_
 
 @pytest.mark.parametrize("escape", ["\\udfff", "\\ud83d", "x\\ud83dy"])
 def test_it_refuses_a_lone_surrogate_in_an_agent_field(as_superuser, escape):
-    body = '{"name": "surrogate", "role": "trader", "description": "%s"}' % escape
+    body = f'{{"name": "surrogate", "role": "trader", "description": "{escape}"}}'
 
     payload = assert_error_shape(post_raw(as_superuser, "/agents", body), 422)
 

@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 from pydantic_ai.models.test import TestModel
 
-from agents_llm.runs.registry import runtime_for
 from agents_llm.agents.services import agent_create, assignment_create
+from agents_llm.runs.registry import runtime_for
 from providers import backends
 from providers.catalog import TYPES, ProviderType
 from providers.services import provider_create

@@ -32,9 +32,9 @@ def two_servers_and_a_worker(django_db_setup):
     logdir = Path(tempfile.mkdtemp(prefix="e2e-two-"))
     processes: list[subprocess.Popen] = []
     try:
-        first, first_port = start_uvicorn(env, logdir / "first.log", 18600)
+        first, first_port = start_uvicorn(env, logdir / "first.log")
         processes.append(first)
-        second, second_port = start_uvicorn(env, logdir / "second.log", first_port + 1)
+        second, second_port = start_uvicorn(env, logdir / "second.log")
         processes.append(second)
         worker_log = logdir / "worker.log"
         processes.append(subprocess.Popen(

@@ -16,8 +16,8 @@ from django.db import OperationalError, connection
 
 from agents_llm.gateway import views
 from agents_llm.models import AgentRun, CallStatus, LLMCall, RunStatus
-from tests.gateway_support import vendor, vendor_provider  # noqa: F401 - fixtures
 from tests.asgi_support import chat, postgresql_only, run_and_call_token, run_inline  # noqa: F401
+from tests.gateway_support import vendor, vendor_provider  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from providers.services import provider_create, provider_update
 from providers.validation import provider_validate
 from tests.conftest import CANARY_KEY
 from tests.fake_vendor import FakeVendor
-from tests.ws_support import next_event, open_socket, subscribe
+from tests.ws_support import open_socket, subscribe
 from tradingagents.services import api_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)

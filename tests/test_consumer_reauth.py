@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from django.contrib.auth.models import User
 
 from tests.ws_support import open_socket, subscribe
 from tradingagents.consumers import CLOSE_UNAUTHENTICATED

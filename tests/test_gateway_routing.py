@@ -93,8 +93,8 @@ def test_an_alias_cannot_belong_to_two_agents(vendor_provider):
 
 
 def test_a_config_change_is_seen_by_the_next_call_although_routes_are_cached(gateway, vendor, vendor_provider):
-    from agents_llm.models import AgentLLMConfig
     from agents_llm.agents.services import agent_aliases_set, llm_config_update
+    from agents_llm.models import AgentLLMConfig
 
     agent = make_agent("desk_trader", vendor_provider, "vendor-one", aliases=["Trader"])
     gateway.chat({"model": "Trader", "messages": user_message()})

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from agents_llm.models import AgentLLMConfig
 from agents_llm.agents.services import llm_config_create, llm_config_update
+from agents_llm.models import AgentLLMConfig
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from agents_llm.agents.services import assignment_create, task_create
 from agents_llm.models import AgentRun, RunStatus
 from agents_llm.output_schema import compile_output_type
 from agents_llm.runs.registry import offline_answer
-from agents_llm.agents.services import assignment_create, task_create
 from tests.runtime_support import clean_runtime, run_now  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -44,7 +44,7 @@ def _rename(client: ApiClient, agent, name: str):
 def test_a_permission_granted_through_a_group_lets_the_very_next_call_through(client_of, member, agent):
     assert _rename(client_of, agent, "First").status_code == 403  # the refusal is now cached
 
-    group = _join_agent_editors(member)
+    _join_agent_editors(member)
 
     response = _rename(client_of, agent, "Second")
     assert response.status_code == 200, response.content

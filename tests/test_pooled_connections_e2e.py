@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from tests.gateway_support import make_agent, running_servers, vendor, vendor_provider  # noqa: F401
 from tests.asgi_support import postgresql_only
+from tests.gateway_support import make_agent, running_servers, vendor, vendor_provider  # noqa: F401
 from tradingagents.services import api_token_create
 
 # Committed rows, so that the server process sees them.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from dramatiq.brokers.stub import StubBroker
 from django.urls import reverse
+from dramatiq.brokers.stub import StubBroker
 
 from providers.models import LLMProvider, ValidationStatus
 from providers.tasks import validate_provider

@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agents_llm.runs import registry as registry_module
-from agents_llm.runs.registry import AgentRegistry, registry, runtime_for
 from agents_llm.agents.services import llm_config_update, task_update
+from agents_llm.runs.registry import AgentRegistry, registry, runtime_for
 from tests.runtime_support import clean_runtime, compatible_provider, llm_config  # noqa: F401
 
 pytestmark = pytest.mark.django_db

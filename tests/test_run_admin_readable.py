@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -11,7 +11,7 @@ from agents_llm.models import AgentRun, RunStatus
 
 pytestmark = pytest.mark.django_db
 
-WHEN = datetime(2026, 3, 4, 9, 15, 42, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 4, 9, 15, 42, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from dramatiq.brokers.redis import RedisBroker
 
 from agents_llm.models import AgentRun, RunStatus
-from agents_llm.runs.runner import run_create, runs_requeue_stale
 from agents_llm.runs.actors import execute_run
+from agents_llm.runs.runner import run_create, runs_requeue_stale
 from tests.dramatiq_support import stub_worker, swapped_broker
 from tests.loopback import refused_port
 

@@ -7,10 +7,10 @@ import logging
 import pytest
 from django.core.exceptions import ValidationError
 
-from agents_llm.runs import actors as run_tasks
-from agents_llm.models import AgentRun, RunStatus
-from agents_llm.runs.runner import run_create
 from agents_llm.agents.services import agent_update
+from agents_llm.models import AgentRun, RunStatus
+from agents_llm.runs import actors as run_tasks
+from agents_llm.runs.runner import run_create
 from tests.runtime_support import clean_runtime, published  # noqa: F401
 
 pytestmark = pytest.mark.django_db

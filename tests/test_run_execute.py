@@ -7,8 +7,8 @@ import json
 import pytest
 
 from agents_llm.models import AgentRun, RunStatus
-from agents_llm.runs.runner import run_create, run_execute
 from agents_llm.runs.actors import execute_run
+from agents_llm.runs.runner import run_create, run_execute
 from providers.models import LLMProvider, ValidationStatus
 from tests.conftest import CANARY_KEY, CANARY_LAST4
 from tests.runtime_support import (  # noqa: F401 - fixtures

@@ -8,8 +8,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from agents_llm.models import AgentRun
 from agents_llm.agents.services import assignment_create, task_create
+from agents_llm.models import AgentRun
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import OperationalError
 from django.test.utils import CaptureQueriesContext
 
-from agents_llm.runs import runner
 from agents_llm.models import AgentRun, RunStatus
+from agents_llm.runs import runner
 from tests.api_support import as_editor, assert_error_shape  # noqa: F401 - fixtures
 from tests.runtime_support import ANSWER, clean_runtime, compatible_provider, fake_openai, llm_config, published  # noqa: F401
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from agents_llm import output_schema
-from agents_llm.models import AgentRun, RunStatus, TaskConfig
 from agents_llm.agents.services import assignment_create, task_create
+from agents_llm.models import AgentRun, RunStatus, TaskConfig
 from tests.api_support import as_editor, assert_error_shape  # noqa: F401
 from tests.runtime_support import clean_runtime, compatible_provider, fake_openai, llm_config, run_now  # noqa: F401
 

@@ -7,8 +7,8 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from agents_llm.models import AgentRun, RunStatus
-from agents_llm.runs.runner import run_create
 from agents_llm.runs.actors import execute_run
+from agents_llm.runs.runner import run_create
 from tests.runtime_support import clean_runtime  # noqa: F401
 
 

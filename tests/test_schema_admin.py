@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents_llm.models import TaskConfig, TaskSchemaVersion
 from agents_llm.agents.services import task_update
+from agents_llm.models import TaskConfig, TaskSchemaVersion
 
 pytestmark = pytest.mark.django_db
 

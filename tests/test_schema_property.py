@@ -148,7 +148,7 @@ def root_card(draw) -> dict[str, Any]:
 
 FORMAT_VALUES = {
     "date": st.dates().map(lambda d: d.isoformat()),
-    "date-time": st.datetimes(timezones=st.just(datetime.timezone.utc)).map(
+    "date-time": st.datetimes(timezones=st.just(datetime.UTC)).map(
         lambda d: d.isoformat().replace("+00:00", "Z")
     ),
     "time": st.times().map(lambda t: t.isoformat() + "Z"),

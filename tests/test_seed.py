@@ -80,8 +80,8 @@ def test_seed_gives_the_roster_tradingagents_node_names_as_aliases_and_quick_dee
 
 
 def test_seed_on_an_existing_database_adds_what_is_new_and_keeps_what_an_operator_changed(monkeypatch):
-    from agents_llm.models import AgentAlias
     from agents_llm.agents.services import agent_aliases_set
+    from agents_llm.models import AgentAlias
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     _seed()

@@ -3,7 +3,6 @@ calls; and the live event that keeps them current."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest

@@ -27,7 +27,7 @@ def runner_caller(caller):
 def test_a_run_in_a_session_counts_in_it_with_the_gateway_calls(runner_caller, offline_provider, vendor, vendor_provider, task):
     from agents_llm.agents.services import assignment_create
 
-    trader = make_agent("trader", vendor_provider, "vendor-a",
+    make_agent("trader", vendor_provider, "vendor-a",
                         cost_per_1k_input_tokens=Decimal("1"), cost_per_1k_output_tokens=Decimal("2"))
     analyst = make_agent("market_analyst", offline_provider, "offline")
     assignment_create(agent=analyst, task=task)

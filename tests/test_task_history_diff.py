@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from agents_llm.models import TaskConfig
 from agents_llm.agents.services import task_update
+from agents_llm.models import TaskConfig
 
 pytestmark = pytest.mark.django_db
 

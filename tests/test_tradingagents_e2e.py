@@ -23,7 +23,15 @@ from agents_llm.metering.sessions import session_create
 from agents_llm.models import AgentAlias, AgentConfig, LLMCall, MeteredSession, alias_key
 from tests.gateway_support import caller, running_servers, vendor, vendor_provider  # noqa: F401
 from tests.test_browser_schema_builder import SCREENSHOTS, browser, page  # noqa: F401
-from tests.tradingagents_support import DEEP_NODES, NODES, RATINGS, configure_args, run_driver, ta_python, zero_change_env
+from tests.tradingagents_support import (
+    DEEP_NODES,
+    NODES,
+    RATINGS,
+    configure_args,
+    run_driver,
+    ta_python,
+    zero_change_env,
+)
 from tradingagents.services import api_token_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

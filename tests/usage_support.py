@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from agents_llm.models import AgentRun, CallStatus, LLMCall, MeteredSession, RunStatus
 
-NOW = datetime(2026, 5, 20, 12, 0, 0, tzinfo=dt_timezone.utc)
+NOW = datetime(2026, 5, 20, 12, 0, 0, tzinfo=UTC)
 
 
 def record_usage(*, agents: list[Any], tasks: list[Any], providers: list[tuple[Any, str]], owner: Any,
@@ -25,7 +24,7 @@ def record_usage(*, agents: list[Any], tasks: list[Any], providers: list[tuple[A
         for n in range(3)
     ]
     run_rows, call_rows = [], []
-    for n in range(runs):
+    for _n in range(runs):
         provider, model = rng.choice(providers)
         failed = rng.random() < 0.1
         run_rows.append(AgentRun(
@@ -36,7 +35,7 @@ def record_usage(*, agents: list[Any], tasks: list[Any], providers: list[tuple[A
             cost=None if rng.random() < 0.05 else Decimal(rng.randint(1, 5000)) / Decimal(100000),
             fell_back=rng.random() < 0.15, session=rng.choice([None, *sessions]),
         ))
-    for n in range(calls):
+    for _n in range(calls):
         provider, model = rng.choice(providers)
         status = rng.choices([CallStatus.SUCCEEDED, CallStatus.FAILED, CallStatus.REFUSED], [85, 10, 5])[0]
         call_rows.append(LLMCall(

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
@@ -28,10 +29,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from agents_llm.api import router as agents_router
 from providers.api import router as providers_router
 from tradingagents import strict_json
-from tradingagents.strict_json import InvalidJSON
 from tradingagents.auth import API_AUTH
 from tradingagents.errors import BodyTooLarge
 from tradingagents.schemas import ErrorOut
+from tradingagents.strict_json import InvalidJSON
 
 logger = logging.getLogger(__name__)
 

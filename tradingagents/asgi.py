@@ -9,15 +9,15 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from agents_llm.gateway.asgi import GatewayASGI  # noqa: E402
 from tradingagents.consumers import EventsConsumer  # noqa: E402
-from tradingagents.ws_origin import BrowserOriginValidator  # noqa: E402
 from tradingagents.worker import start_embedded_worker_if_serving  # noqa: E402
+from tradingagents.ws_origin import BrowserOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

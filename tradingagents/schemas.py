@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from ninja import Field as NinjaField, Schema
+from ninja import Field as NinjaField
+from ninja import Schema
 from ninja.pagination import LimitOffsetPagination
 from pydantic import Field, PlainSerializer
 

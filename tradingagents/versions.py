@@ -90,7 +90,7 @@ class FileVersions:
                 self.bump((name,))
                 return None
             found.append((stat.st_ino, stat.st_mtime_ns))
-        return dict(zip(names, found))
+        return dict(zip(names, found, strict=True))
 
     async def acurrent(self, names: tuple[str, ...]) -> Versions | None:
         return self.current(names)
@@ -157,11 +157,11 @@ class RedisVersions:
         return self._known(names, values)
 
     def _known(self, names: tuple[str, ...], values: list[Any]) -> Versions | None:
-        missing = tuple(name for name, value in zip(names, values) if value is None)
+        missing = tuple(name for name, value in zip(names, values, strict=True) if value is None)
         if missing:  # never set, or Redis restarted and lost them
             self.bump(missing)
             return None
-        return {name: (self._epoch, value) for name, value in zip(names, values)}
+        return {name: (self._epoch, value) for name, value in zip(names, values, strict=True)}
 
     def _async_client(self) -> Any:
         """One asyncio client per event loop (its connections belong to that loop)."""

@@ -14,12 +14,20 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from agents_llm.agents.models import AgentAlias, AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig, TaskSchemaVersion, alias_key
 from agents_llm.agents.admin_presets import apply_preset
-from agents_llm.output_schema import schema_errors
+from agents_llm.agents.models import (
+    AgentAlias,
+    AgentConfig,
+    AgentLLMConfig,
+    AgentTaskAssignment,
+    TaskConfig,
+    TaskSchemaVersion,
+    alias_key,
+)
 from agents_llm.agents.schema_versions import schema_diff, schema_text
 from agents_llm.agents.services import task_create, task_restore_schema_version, task_update
 from agents_llm.agents.widgets import SchemaField
+from agents_llm.output_schema import schema_errors
 from providers.forms import SecretFieldsMixin
 from providers.selectors import provider_model_choices
 from providers.services import secret_apply
@@ -237,7 +245,7 @@ class TaskHistoryHelper(HistoricalRecordContextHelper):
 
     def context_for_delta_changes(self, delta) -> list[dict]:
         rows = super().context_for_delta_changes(delta)
-        for row, change in zip(rows, delta.changes):
+        for row, change in zip(rows, delta.changes, strict=False):
             if change.field == "response_schema":
                 row["diff"] = schema_diff(change.old, change.new)
         return rows

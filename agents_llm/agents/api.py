@@ -6,7 +6,6 @@ every write through agents_llm.agents.services."""
 
 from typing import Any
 
-
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -17,7 +16,6 @@ from ninja.responses import Status
 
 from agents_llm.agents import selectors, services
 from agents_llm.agents.models import AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig
-from agents_llm.output_schema import schema_errors
 from agents_llm.agents.schemas import (
     AgentFilters,
     AgentIn,
@@ -41,6 +39,7 @@ from agents_llm.agents.schemas import (
     TaskOut,
     TaskPatch,
 )
+from agents_llm.output_schema import schema_errors
 from providers.models import LLMProvider
 from tradingagents.auth import require_perm
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, Page

@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: django-ninja reads these signatures at runtime.
 
-from typing import Optional, Union
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -24,9 +23,9 @@ class PresetOut(Schema):
     provider: str
     model_name: str
     temperature: float
-    max_tokens: Optional[int]
-    top_p: Optional[float]
-    fallback_provider: Optional[str]
+    max_tokens: int | None
+    top_p: float | None
+    fallback_provider: str | None
     fallback_model: str
     cost_per_1k_input_tokens: Money
     cost_per_1k_output_tokens: Money
@@ -36,12 +35,12 @@ class PresetOut(Schema):
         return obj.provider.name
 
     @staticmethod
-    def resolve_fallback_provider(obj: LLMPreset) -> Optional[str]:
+    def resolve_fallback_provider(obj: LLMPreset) -> str | None:
         return obj.fallback_provider.name if obj.fallback_provider_id else None
 
 
 class PresetApplyIn(Schema):
-    agents: list[Union[int, str]] = Field(..., min_length=1, max_length=500, description="Agent names or ids.")
+    agents: list[int | str] = Field(..., min_length=1, max_length=500, description="Agent names or ids.")
 
 
 class PresetApplyOut(Schema):

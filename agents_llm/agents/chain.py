@@ -28,8 +28,8 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.db.models import Q
 
-from agents_llm.metering.pricing import PriceSource, short
 from agents_llm.agents.models import AgentConfig, AgentLLMConfig, alias_key
+from agents_llm.metering.pricing import PriceSource, short
 from providers import backends
 from providers.catalog import ProviderType, type_info
 from providers.crypto import UndecryptableSecret

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -13,7 +13,7 @@ from providers.schemas import API_KEY_DESCRIPTION, SLUG_PATTERN
 from tradingagents.schemas import Money
 
 RoleName = Literal[tuple(AgentRole.values)]  # type: ignore[valid-type]
-Ref = Union[int, str]  # an id, or a name
+Ref = int | str  # an id, or a name
 MAX_INT = 2**31 - 1
 MAX_SMALL_INT = 32767
 
@@ -60,15 +60,15 @@ class LLMConfigOut(Schema):
     synthetic: bool = Field(..., description="True for the offline provider (made-up, schema-valid output).")
     model_name: str
     temperature: float
-    max_tokens: Optional[int]
-    top_p: Optional[float]
+    max_tokens: int | None
+    top_p: float | None
     has_api_key: bool
     api_key_hint: str
-    fallback_provider: Optional[str]
+    fallback_provider: str | None
     fallback_model: str
     cost_per_1k_input_tokens: Money
     cost_per_1k_output_tokens: Money
-    cost_per_1k_cached_input_tokens: Optional[Money] = Field(
+    cost_per_1k_cached_input_tokens: Money | None = Field(
         None, description="With explicit prices: USD per 1,000 cached input tokens (null: the input price).",
     )
     prices_from_catalog: bool = Field(False, description="The per-1k prices are the catalog's: responses are priced by it on their full usage.")
@@ -89,7 +89,7 @@ class LLMConfigOut(Schema):
         return obj.provider.is_offline
 
     @staticmethod
-    def resolve_fallback_provider(obj: Any) -> Optional[str]:
+    def resolve_fallback_provider(obj: Any) -> str | None:
         return obj.fallback_provider.name if obj.fallback_provider_id else None
 
 
@@ -117,9 +117,9 @@ class AgentOut(Schema):
 
 
 class AgentFilters(Schema):
-    role: Optional[RoleName] = None
-    enabled: Optional[bool] = None
-    q: Optional[str] = Field(None, max_length=100, description="Part of the name or display name.")
+    role: RoleName | None = None
+    enabled: bool | None = None
+    q: str | None = Field(None, max_length=100, description="Part of the name or display name.")
     ordering: Literal["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"] = "name"
 
 
@@ -130,14 +130,14 @@ class LLMConfigFields(Schema):
     provider: str = Field(..., min_length=1, max_length=64, description="Provider name.")
     model_name: str = Field(..., min_length=1, max_length=200)
     temperature: float = Field(0.7, ge=0, le=2)
-    max_tokens: Optional[int] = Field(None, ge=1, le=MAX_INT)
-    top_p: Optional[float] = Field(None, ge=0, le=1)
-    api_key: Optional[str] = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
-    fallback_provider: Optional[str] = Field(None, min_length=1, max_length=64, description="Provider name.")
+    max_tokens: int | None = Field(None, ge=1, le=MAX_INT)
+    top_p: float | None = Field(None, ge=0, le=1)
+    api_key: str | None = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
+    fallback_provider: str | None = Field(None, min_length=1, max_length=64, description="Provider name.")
     fallback_model: str = Field("", max_length=200)
     cost_per_1k_input_tokens: Decimal = _cost()
     cost_per_1k_output_tokens: Decimal = _cost()
-    cost_per_1k_cached_input_tokens: Optional[Decimal] = Field(
+    cost_per_1k_cached_input_tokens: Decimal | None = Field(
         None, ge=0, max_digits=12, decimal_places=6,
         description="With explicit prices: USD per 1,000 input tokens read from the vendor's cache (null: the input price).",
     )
@@ -146,7 +146,7 @@ class LLMConfigFields(Schema):
 
 
 class LLMConfigIn(LLMConfigFields):
-    priority: Optional[int] = Field(None, ge=0, le=MAX_SMALL_INT, description="Omit for the next free place.")
+    priority: int | None = Field(None, ge=0, le=MAX_SMALL_INT, description="Omit for the next free place.")
 
 
 class LLMConfigCreateIn(LLMConfigIn):
@@ -157,23 +157,23 @@ class LLMConfigPatch(Schema):
     provider: str = Field(None, min_length=1, max_length=64)
     model_name: str = Field(None, min_length=1, max_length=200)
     temperature: float = Field(None, ge=0, le=2)
-    max_tokens: Optional[int] = Field(None, ge=1, le=MAX_INT)
-    top_p: Optional[float] = Field(None, ge=0, le=1)
-    api_key: Optional[str] = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
-    fallback_provider: Optional[str] = Field(None, min_length=1, max_length=64)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_INT)
+    top_p: float | None = Field(None, ge=0, le=1)
+    api_key: str | None = Field(None, max_length=500, description=API_KEY_DESCRIPTION)
+    fallback_provider: str | None = Field(None, min_length=1, max_length=64)
     fallback_model: str = Field(None, max_length=200)
     cost_per_1k_input_tokens: Decimal = Field(None, ge=0, max_digits=12, decimal_places=6)
     cost_per_1k_output_tokens: Decimal = Field(None, ge=0, max_digits=12, decimal_places=6)
-    cost_per_1k_cached_input_tokens: Optional[Decimal] = Field(None, ge=0, max_digits=12, decimal_places=6)
+    cost_per_1k_cached_input_tokens: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=6)
     enabled: bool = None
     priority: int = Field(None, ge=0, le=MAX_SMALL_INT)
     metadata_json: dict[str, Any] = None
 
 
 class LLMConfigFilters(Schema):
-    agent: Optional[str] = Field(None, max_length=64, description="Agent id or name.")
-    provider: Optional[str] = Field(None, max_length=64, description="Provider name.")
-    enabled: Optional[bool] = None
+    agent: str | None = Field(None, max_length=64, description="Agent id or name.")
+    provider: str | None = Field(None, max_length=64, description="Provider name.")
+    enabled: bool | None = None
 
 
 class BulkApplyIn(Schema):
@@ -226,15 +226,15 @@ class TaskOut(Schema):
 
 
 class TaskFilters(Schema):
-    enabled: Optional[bool] = None
-    q: Optional[str] = Field(None, max_length=100, description="Part of the name.")
+    enabled: bool | None = None
+    q: str | None = Field(None, max_length=100, description="Part of the name.")
     ordering: Literal["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"] = "name"
 
 
 class SchemaVersionOut(Schema):
     number: int = Field(..., description="The task's schema_version this schema was.")
     response_schema: dict[str, Any]
-    created_by: Optional[str]
+    created_by: str | None
     created_at: datetime
     note: str
 
@@ -243,7 +243,7 @@ class SchemaVersionOut(Schema):
         return obj.schema
 
     @staticmethod
-    def resolve_created_by(obj: Any) -> Optional[str]:
+    def resolve_created_by(obj: Any) -> str | None:
         return obj.created_by.get_username() if obj.created_by_id else None
 
 
@@ -273,5 +273,5 @@ class AssignmentOut(Schema):
 
 
 class AssignmentFilters(Schema):
-    agent: Optional[str] = Field(None, max_length=64, description="Agent id or name.")
-    task: Optional[str] = Field(None, max_length=64, description="Task id or name.")
+    agent: str | None = Field(None, max_length=64, description="Agent id or name.")
+    task: str | None = Field(None, max_length=64, description="Task id or name.")

@@ -13,7 +13,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from agents_llm.agents.models import AgentAlias, AgentConfig, AgentLLMConfig, AgentTaskAssignment, LLMPreset, TaskConfig, TaskSchemaVersion, alias_key
+from agents_llm.agents.models import (
+    AgentAlias,
+    AgentConfig,
+    AgentLLMConfig,
+    AgentTaskAssignment,
+    LLMPreset,
+    TaskConfig,
+    TaskSchemaVersion,
+    alias_key,
+)
 from agents_llm.output_schema import validate_schema
 from providers.models import LLMProvider
 from providers.services import secret_apply

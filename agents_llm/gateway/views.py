@@ -32,8 +32,8 @@ from agents_llm.metering import calls, pricing, sessions
 from agents_llm.metering.calls import CallOutcome
 from agents_llm.metering.models import CallStatus, LLMCall, MeteredSession, SessionStatus
 from agents_llm.metering.pricing import TokenUsage
-from tradingagents.auth import TokenUser, auser_for_token, user_for_token
 from tradingagents import versions
+from tradingagents.auth import TokenUser, auser_for_token, user_for_token
 from tradingagents.dbthreads import db_call
 
 GATEWAY_PERM = "agents_llm.use_gateway"

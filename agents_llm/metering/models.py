@@ -12,7 +12,6 @@ from django.utils import timezone
 from providers.models import LLMProvider
 
 
-
 class SessionStatus(models.TextChoices):
     OPEN = "open", "Open"
     OVER_BUDGET = "over_budget", "Over budget"

@@ -17,12 +17,21 @@ Other code imports only the names below, from this package.
 from __future__ import annotations
 
 from agents_llm.output_schema.compiling import (
-    CompiledOutput, OutputSchemaError, clear_compile_cache, compile_output_type,
+    CompiledOutput,
+    OutputSchemaError,
+    clear_compile_cache,
+    compile_output_type,
 )
 from agents_llm.output_schema.examples import random_instance
 from agents_llm.output_schema.linting import schema_errors, validate_schema
 from agents_llm.output_schema.rules import (
-    FORMATS, MAX_ANSWER_CHARS, MAX_DEPTH, MAX_EXPANDED_NODES, MAX_SCHEMA_CHARS, SUPPORTED_KEYWORDS, SchemaError,
+    FORMATS,
+    MAX_ANSWER_CHARS,
+    MAX_DEPTH,
+    MAX_EXPANDED_NODES,
+    MAX_SCHEMA_CHARS,
+    SUPPORTED_KEYWORDS,
+    SchemaError,
     schema_hash,
 )
 from agents_llm.output_schema.validation import FORMAT_CHECKER, OutputValidationTimeout, deadline

@@ -15,9 +15,30 @@ from django.core.exceptions import ValidationError
 
 from agents_llm.output_schema.graph import def_order, expanded_size, min_answer_chars, names_on_cycles, refs_in
 from agents_llm.output_schema.rules import (
-    DIALECTS, DRAFT_07, DRAFT_2020_12, FORMATS, KEYWORD_TYPE, MAX_ANSWER_CHARS, MAX_DEPTH, MAX_ERRORS,
-    MAX_EXPANDED_NODES, MAX_PATTERN_CHARS, MAX_SCHEMA_CHARS, REF_SIBLINGS, SUPPORTED_KEYWORDS, TYPES, SchemaError,
-    canonical, enum_kind, is_count, is_number, json_type, matches_type, pointer, short_json, unescape,
+    DIALECTS,
+    DRAFT_07,
+    DRAFT_2020_12,
+    FORMATS,
+    KEYWORD_TYPE,
+    MAX_ANSWER_CHARS,
+    MAX_DEPTH,
+    MAX_ERRORS,
+    MAX_EXPANDED_NODES,
+    MAX_PATTERN_CHARS,
+    MAX_SCHEMA_CHARS,
+    REF_SIBLINGS,
+    SUPPORTED_KEYWORDS,
+    TYPES,
+    SchemaError,
+    canonical,
+    enum_kind,
+    is_count,
+    is_number,
+    json_type,
+    matches_type,
+    pointer,
+    short_json,
+    unescape,
 )
 from agents_llm.output_schema.validation import instance_validator, linear_regex
 

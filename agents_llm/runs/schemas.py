@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -21,7 +21,7 @@ class RunIn(Schema):
     agent: Ref = Field(..., description="Agent id or name.")
     task: Ref = Field(..., description="Task id or name.")
     input: dict[str, Any] = Field(default_factory=dict, description="Fills the task's prompt template.")
-    session: Optional[str] = Field(None, max_length=64, description="A session of yours the run counts in.")
+    session: str | None = Field(None, max_length=64, description="A session of yours the run counts in.")
 
 
 class RunOut(Schema):
@@ -35,31 +35,31 @@ class RunOut(Schema):
     output: Any = None
     error: str
     attempts: list[dict[str, Any]]
-    provider: Optional[str]
+    provider: str | None
     model_name: str
-    schema_version: Optional[int]
+    schema_version: int | None
     synthetic: bool
     fell_back: bool
-    session_id: Optional[str]
+    session_id: str | None
     input_tokens: int = Field(..., description="All prompt tokens, cached ones included.")
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
     reasoning_tokens: int
     requests: int
-    cost: Optional[Money] = Field(..., description="USD; null when the price is unknown (see cost_note).")
+    cost: Money | None = Field(..., description="USD; null when the price is unknown (see cost_note).")
     cost_note: str
-    latency_ms: Optional[int]
+    latency_ms: int | None
     created_at: datetime
-    started_at: Optional[datetime]
-    finished_at: Optional[datetime]
+    started_at: datetime | None
+    finished_at: datetime | None
 
     @staticmethod
     def resolve_agent(obj: Any) -> str:
         return obj.agent.name
 
     @staticmethod
-    def resolve_session_id(obj: Any) -> Optional[str]:
+    def resolve_session_id(obj: Any) -> str | None:
         return str(obj.session_id) if obj.session_id else None
 
     @staticmethod
@@ -67,14 +67,14 @@ class RunOut(Schema):
         return obj.task.name
 
     @staticmethod
-    def resolve_provider(obj: Any) -> Optional[str]:
+    def resolve_provider(obj: Any) -> str | None:
         return obj.provider.name if obj.provider_id else None
 
 
 class RunFilters(Schema):
-    agent: Optional[str] = Field(None, max_length=64, description="Agent id or name.")
-    task: Optional[str] = Field(None, max_length=64, description="Task id or name.")
-    status: Optional[RunStatusName] = None
-    created_from: Optional[date] = Field(None, description="On or after this day (UTC).")
-    created_to: Optional[date] = Field(None, description="On or before this day (UTC).")
+    agent: str | None = Field(None, max_length=64, description="Agent id or name.")
+    task: str | None = Field(None, max_length=64, description="Task id or name.")
+    status: RunStatusName | None = None
+    created_from: date | None = Field(None, description="On or after this day (UTC).")
+    created_to: date | None = Field(None, description="On or before this day (UTC).")
     ordering: Literal["created_at", "-created_at"] = "-created_at"

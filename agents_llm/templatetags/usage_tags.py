@@ -29,7 +29,8 @@ def thousands(value: int) -> str:
 
 @register.inclusion_tag("admin/usage/summary.html", takes_context=True)
 def usage_summary(context: dict[str, Any]) -> dict[str, Any]:
-    from agents_llm.usage.dashboard import can_view_usage, usage_summary as summary
+    from agents_llm.usage.dashboard import can_view_usage
+    from agents_llm.usage.dashboard import usage_summary as summary
 
     request = context.get("request")
     if request is None or not can_view_usage(request.user):

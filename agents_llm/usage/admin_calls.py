@@ -7,8 +7,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from agents_llm.runs.admin import SpendColumns, _to_the_second
 from agents_llm.metering.models import CallStatus, LLMCall
+from agents_llm.runs.admin import SpendColumns, _to_the_second
 
 STATUS_COLOURS = {CallStatus.SUCCEEDED: "#2e7d32", CallStatus.FAILED: "#c62828", CallStatus.REFUSED: "#b26a00"}
 

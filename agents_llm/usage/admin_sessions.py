@@ -12,9 +12,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from agents_llm.metering import sessions as metering
-from agents_llm.usage import selectors
-from agents_llm.runs.admin import _to_the_second
 from agents_llm.metering.models import LLMCall, MeteredSession, SessionStatus
+from agents_llm.runs.admin import _to_the_second
+from agents_llm.usage import selectors
 
 STATUS_COLOURS = {SessionStatus.OPEN: "#2e7d32", SessionStatus.OVER_BUDGET: "#c62828", SessionStatus.CLOSED: "#6d6d6d"}
 CALLS_SHOWN = 200

@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: django-ninja reads these signatures at runtime.
 
 from datetime import date, datetime
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -24,9 +24,9 @@ class CallOut(Schema):
     agent_id: int
     agent: str
     alias: str = Field(..., description="The model name the client asked for.")
-    user: Optional[str]
-    session_id: Optional[str]
-    provider: Optional[str] = Field(..., description="The provider that answered.")
+    user: str | None
+    session_id: str | None
+    provider: str | None = Field(..., description="The provider that answered.")
     model_name: str = Field(..., description="The vendor model that answered.")
     status: str
     error_code: str
@@ -37,12 +37,12 @@ class CallOut(Schema):
     cache_read_tokens: int
     cache_write_tokens: int
     reasoning_tokens: int
-    cost: Optional[Money] = Field(..., description="USD; null when the price is unknown (see cost_note).")
+    cost: Money | None = Field(..., description="USD; null when the price is unknown (see cost_note).")
     cost_note: str
     synthetic: bool
     fell_back: bool
     streamed: bool
-    latency_ms: Optional[int]
+    latency_ms: int | None
     created_at: datetime
 
     @staticmethod
@@ -50,25 +50,25 @@ class CallOut(Schema):
         return obj.agent.name
 
     @staticmethod
-    def resolve_user(obj: LLMCall) -> Optional[str]:
+    def resolve_user(obj: LLMCall) -> str | None:
         return obj.user.get_username() if obj.user_id else None
 
     @staticmethod
-    def resolve_session_id(obj: LLMCall) -> Optional[str]:
+    def resolve_session_id(obj: LLMCall) -> str | None:
         return str(obj.session_id) if obj.session_id else None
 
     @staticmethod
-    def resolve_provider(obj: LLMCall) -> Optional[str]:
+    def resolve_provider(obj: LLMCall) -> str | None:
         return obj.provider.name if obj.provider_id else None
 
 
 class CallFilters(Schema):
-    agent: Optional[str] = Field(None, max_length=64, description="Agent name.")
-    provider: Optional[str] = Field(None, max_length=64, description="Provider name.")
-    status: Optional[CallStatusName] = None
-    session: Optional[str] = Field(None, max_length=36, description="Session id.")
-    created_from: Optional[date] = Field(None, description="On or after this day (UTC).")
-    created_to: Optional[date] = Field(None, description="On or before this day (UTC).")
+    agent: str | None = Field(None, max_length=64, description="Agent name.")
+    provider: str | None = Field(None, max_length=64, description="Provider name.")
+    status: CallStatusName | None = None
+    session: str | None = Field(None, max_length=36, description="Session id.")
+    created_from: date | None = Field(None, description="On or after this day (UTC).")
+    created_to: date | None = Field(None, description="On or before this day (UTC).")
 
 
 def _calls() -> QuerySet[LLMCall]:

@@ -7,7 +7,7 @@ user's session is a 404."""
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -17,8 +17,8 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from agents_llm.metering import sessions as metering
-from agents_llm.usage import selectors
 from agents_llm.metering.models import MeteredSession, SessionStatus
+from agents_llm.usage import selectors
 from tradingagents.auth import require_perm
 from tradingagents.schemas import AUTH_ERRORS, READ_ERRORS, WRITE_ERRORS, Money, Page
 
@@ -30,8 +30,8 @@ GATEWAY_PERM = "agents_llm.use_gateway"
 
 class SessionIn(Schema):
     name: str = Field(..., min_length=1, max_length=200)
-    budget_usd: Optional[Decimal] = Field(None, ge=0, max_digits=14, decimal_places=8, description="USD, e.g. \"0.50\".")
-    budget_tokens: Optional[int] = Field(None, ge=1, le=2**62, description="Input plus output tokens.")
+    budget_usd: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=8, description="USD, e.g. \"0.50\".")
+    budget_tokens: int | None = Field(None, ge=1, le=2**62, description="Input plus output tokens.")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -39,8 +39,8 @@ class SessionOut(Schema):
     id: str
     name: str
     status: str
-    budget_usd: Optional[Money]
-    budget_tokens: Optional[int]
+    budget_usd: Money | None
+    budget_tokens: int | None
     spent_usd: Money
     spent_tokens: int
     reserved_usd: Money
@@ -50,7 +50,7 @@ class SessionOut(Schema):
     runs: int
     metadata: dict[str, Any]
     created_at: datetime
-    closed_at: Optional[datetime]
+    closed_at: datetime | None
 
     @staticmethod
     def resolve_id(obj: MeteredSession) -> str:
@@ -87,7 +87,7 @@ class SessionDetailOut(SessionOut):
 
 
 class SessionFilters(Schema):
-    status: Optional[SessionStatusName] = None
+    status: SessionStatusName | None = None
 
 
 def _own(request: HttpRequest, session_id: str) -> MeteredSession:

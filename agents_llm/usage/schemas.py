@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, Optional
+from typing import Literal
 
 from ninja import Field, Schema
 
 from tradingagents.schemas import Money
-
-
 
 # Usage ----------------------------------------------------------------------------
 
 
 class UsageFilters(Schema):
     group_by: Literal["agent", "provider", "model", "day", "session"] = "agent"
-    date_from: Optional[date] = Field(None, description="On or after this day (UTC); default: 30 days ago.")
-    date_to: Optional[date] = Field(None, description="On or before this day (UTC); default: today.")
+    date_from: date | None = Field(None, description="On or after this day (UTC); default: 30 days ago.")
+    date_to: date | None = Field(None, description="On or before this day (UTC); default: today.")
 
 
 class UsageRow(Schema):
-    key: Optional[str] = Field(..., description="Agent name, provider name, model name, ISO day or session id.")
+    key: str | None = Field(..., description="Agent name, provider name, model name, ISO day or session id.")
     label: str = Field("", description="For people: e.g. a session's name.")
     runs: int
     calls: int = Field(..., description="Gateway calls.")

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -106,8 +105,8 @@ class UsageRow:
 def day_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """[since, until) covering the UTC days date_from..date_to, both included: a range
     on created_at keeps its index usable, where `created_at::date` would not."""
-    since = datetime.combine(date_from, time.min, tzinfo=dt_timezone.utc)
-    return since, datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=dt_timezone.utc)
+    since = datetime.combine(date_from, time.min, tzinfo=UTC)
+    return since, datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def usage_rows(
@@ -247,7 +246,7 @@ def _day_column() -> Any:
     ten characters are the day: far cheaper than TruncDate's per-row Python function."""
     if connection.vendor == "sqlite":
         return Substr("created_at", 1, 10)
-    return TruncDate("created_at", tzinfo=dt_timezone.utc)
+    return TruncDate("created_at", tzinfo=UTC)
 
 
 def _collect(merged: dict, qs: QuerySet, keys: tuple[str, ...], sums: dict[str, Any], make) -> None:

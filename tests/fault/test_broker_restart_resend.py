@@ -10,9 +10,9 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from agents_llm.models import AgentRun, RunStatus
+from agents_llm.runs.actors import execute_run
 from agents_llm.runs.recovery import runs_resend_after_broker_restart
 from agents_llm.runs.runner import run_create, runs_requeue_stale
-from agents_llm.runs.actors import execute_run
 from tests.dramatiq_support import swapped_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -24,8 +24,8 @@ def main(n: int) -> None:
     from django.db import connection
     from django.test import Client
 
-    from agents_llm.models import AgentLLMConfig
     from agents_llm.agents.services import agent_create
+    from agents_llm.models import AgentLLMConfig
     from providers.services import provider_create
     from tradingagents.services import api_token_create
 

@@ -7,8 +7,7 @@ per agent. Config-priced responses keep their prices; only catalog-priced ones m
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, time
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
@@ -30,7 +29,7 @@ class Command(BaseCommand):
             day = datetime.strptime(options["since"], "%Y-%m-%d").date()
         except ValueError:
             raise CommandError(f"--since {options['since']!r} is not a date (YYYY-MM-DD).") from None
-        since = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+        since = datetime.combine(day, time.min, tzinfo=UTC)
         before: dict[str, Decimal] = defaultdict(Decimal)
         after: dict[str, Decimal] = defaultdict(Decimal)
         changed = skipped = 0

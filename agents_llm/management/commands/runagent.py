@@ -5,9 +5,9 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from agents_llm.agents.selectors import agent_get_by_name_or_id, task_get_by_name_or_id
 from agents_llm.models import AgentConfig, RunStatus, TaskConfig
 from agents_llm.runs.runner import run_create, run_execute
-from agents_llm.agents.selectors import agent_get_by_name_or_id, task_get_by_name_or_id
 
 
 class Command(BaseCommand):

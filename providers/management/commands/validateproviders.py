@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.models import LLMProvider
-from providers.validation import Outcome, provider_validate, providers_sweep
+from providers.validation import provider_validate, providers_sweep
 
 
 class Command(BaseCommand):
