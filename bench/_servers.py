@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PYTHON = sys.executable
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/tradingagents_bench_e2e"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 SCHEMA = {
     "type": "object",
@@ -88,6 +89,15 @@ def postgres_reachable(url: str) -> bool:
         parts = urlsplit(url)
         with psycopg.connect(parts._replace(path="/postgres").geturl(), connect_timeout=2):
             return True
+    except Exception:
+        return False
+
+
+def redis_reachable(url: str = REDIS_URL) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
     except Exception:
         return False
 
