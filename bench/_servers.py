@@ -184,6 +184,19 @@ def site(env: dict[str, str]) -> Iterator[str]:
 
 
 @contextmanager
+def floor(app: str, vendor_url: str) -> Iterator[str]:
+    """A no-op forwarder of bench/_floors.py (`app`: httpx_app or aiohttp_app) under
+    uvicorn on uvloop and httptools, in front of the vendor; its base URL."""
+    port = free_port()
+    args = [str(Path(PYTHON).parent / "uvicorn"), f"bench._floors:{app}", "--host", HOST, "--port", str(port),
+            "--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    env = {**os.environ, "BENCH_VENDOR_URL": vendor_url, "PYTHONPATH": str(ROOT)}
+    log = os.path.join(tempfile.gettempdir(), f"bench_floor_{port}.log")
+    with process(args, env=env, port=port, log=log):
+        yield f"http://{HOST}:{port}"
+
+
+@contextmanager
 def database_legs() -> Iterator[list[tuple[str, str]]]:
     """(name, DATABASE_URL) of every leg: a temporary SQLite file, and PostgreSQL when reachable."""
     sqlite_file = Path(tempfile.gettempdir()) / f"bench_e2e_{os.getpid()}.sqlite3"
