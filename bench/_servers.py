@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PYTHON = sys.executable
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/tradingagents_bench_e2e"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 SCHEMA = {
     "type": "object",
@@ -88,6 +89,15 @@ def postgres_reachable(url: str) -> bool:
         parts = urlsplit(url)
         with psycopg.connect(parts._replace(path="/postgres").geturl(), connect_timeout=2):
             return True
+    except Exception:
+        return False
+
+
+def redis_reachable(url: str = REDIS_URL) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
     except Exception:
         return False
 
@@ -170,6 +180,19 @@ def site(env: dict[str, str]) -> Iterator[str]:
 
     log = os.path.join(tempfile.gettempdir(), f"bench_site_{port}.log")
     with process(server.command(Path(PYTHON).parent, HOST, port), env=env, port=port, log=log):
+        yield f"http://{HOST}:{port}"
+
+
+@contextmanager
+def floor(app: str, vendor_url: str) -> Iterator[str]:
+    """A no-op forwarder of bench/_floors.py (`app`: httpx_app or aiohttp_app) under
+    uvicorn on uvloop and httptools, in front of the vendor; its base URL."""
+    port = free_port()
+    args = [str(Path(PYTHON).parent / "uvicorn"), f"bench._floors:{app}", "--host", HOST, "--port", str(port),
+            "--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    env = {**os.environ, "BENCH_VENDOR_URL": vendor_url, "PYTHONPATH": str(ROOT)}
+    log = os.path.join(tempfile.gettempdir(), f"bench_floor_{port}.log")
+    with process(args, env=env, port=port, log=log):
         yield f"http://{HOST}:{port}"
 
 

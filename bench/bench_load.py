@@ -26,16 +26,7 @@ from bench import _servers  # noqa: E402
 
 CLIENTS = [int(n) for n in os.environ.get("BENCH_LOAD_CLIENTS", "1,20,200").split(",")]
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "5"))
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
-
-
-def redis_reachable(url: str) -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except Exception:
-        return False
+REDIS_URL = _servers.REDIS_URL
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -96,7 +87,7 @@ async def measure(site_url: str, token: str) -> None:
 
 
 def main() -> None:
-    redis_ok = redis_reachable(REDIS_URL)
+    redis_ok = _servers.redis_reachable(REDIS_URL)
     with _servers.vendor() as vendor_url, _servers.database_legs() as legs:
         for name, database_url in legs:
             extra = {}
