@@ -75,9 +75,10 @@ print(agent.pk, token)
 
 
 def _ensure_database(url: str) -> None:
+    from urllib.parse import urlsplit
+
     import psycopg
     from psycopg import sql
-    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")

@@ -97,8 +97,8 @@ def _leg(n_calls: int, n_runs: int) -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from agents_llm.usage.dashboard import usage_dashboard, usage_summary
     from agents_llm.models import AgentRun, LLMCall
+    from agents_llm.usage.dashboard import usage_dashboard, usage_summary
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

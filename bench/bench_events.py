@@ -73,7 +73,7 @@ def subscriber_process(url: str, prefix: str, conn) -> None:
             arrivals: list[float] = []
             all_in = asyncio.Event()
 
-            def check() -> None:
+            def check(arrivals: list[float] = arrivals, n: int = n, all_in: asyncio.Event = all_in) -> None:
                 if len(arrivals) == n:
                     all_in.set()
 

@@ -80,14 +80,14 @@ def _leg() -> None:
     from pydantic_ai.models.function import AgentInfo, FunctionModel
 
     from agents_llm import output_schema
+    from agents_llm.agents.services import agent_create, assignment_create, llm_config_create, task_create
     from agents_llm.metering.pricing import price_all
     from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, TaskConfig
     from agents_llm.runs import registry, runner
-    from tradingagents.dbthreads import run_sync
-    from agents_llm.agents.services import agent_create, assignment_create, llm_config_create, task_create
     from providers import backends
     from providers.models import LLMProvider
     from providers.services import provider_create
+    from tradingagents.dbthreads import run_sync
 
     call_command("migrate", verbosity=0)
     # Leftovers of an interrupted earlier run on the same database.
