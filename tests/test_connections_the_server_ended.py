@@ -76,7 +76,7 @@ async def test_a_gateway_call_the_database_cannot_admit_is_a_503_in_openais_shap
     def refused(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
 
-    async def not_on_the_loop(token):
+    async def not_on_the_loop(token, seen=None):
         return None
 
     monkeypatch.setattr(views, "authenticate", refused)
