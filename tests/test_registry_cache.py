@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 
 from agents_llm.agents.services import llm_config_update, task_update
 from agents_llm.runs.registry import AgentRegistry, registry, runtime_for
@@ -137,7 +138,10 @@ def test_twenty_concurrent_first_calls_build_exactly_one_instance(agent, task, c
 
     def call():
         barrier.wait()
-        return get_or_create(agent, task)
+        try:
+            return get_or_create(agent, task)
+        finally:
+            connection.close()  # a thread's own connection (with the pool: given back)
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda _: call(), range(20)))
@@ -147,10 +151,14 @@ def test_twenty_concurrent_first_calls_build_exactly_one_instance(agent, task, c
 
 
 def test_twenty_concurrent_first_calls_from_asyncio_build_exactly_one(agent, task, config):
+    def call():
+        try:
+            return get_or_create(agent, task)
+        finally:
+            connection.close()  # a thread's own connection (with the pool: given back)
+
     async def twenty():
-        return await asyncio.gather(
-            *(asyncio.to_thread(get_or_create, agent, task) for _ in range(20))
-        )
+        return await asyncio.gather(*(asyncio.to_thread(call) for _ in range(20)))
 
     results = asyncio.run(twenty())
 

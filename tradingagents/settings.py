@@ -112,18 +112,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # which otherwise dominates a run's two writes.
     DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
-    from psycopg_pool import ConnectionPool
-
     # Under ASGI every sync request runs in a thread of its own, so persistent connections
     # (CONN_MAX_AGE) would pile up one per thread, and a fresh connection per request
-    # costs ~7 ms. A psycopg pool reuses connections across threads instead. Each one is
-    # checked as it is handed out (an empty query): one the server ended meanwhile (a
-    # restart, pg_terminate_backend, idle_session_timeout) is replaced, not given to a
-    # request.
+    # costs ~7 ms. A psycopg pool reuses connections across threads instead. With health
+    # checks Django has the pool check each one as it hands it out (an empty query): one
+    # the server ended meanwhile (a restart, pg_terminate_backend, idle_session_timeout)
+    # is replaced, not given to a request.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10,
-        "check": ConnectionPool.check_connection,
     }
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _DATABASE_POOL_MAX = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0)
 # Async code (inline runs, the gateway, async API views) does its database work on a
 # few threads per process that keep their connections (tradingagents.dbthreads): with
