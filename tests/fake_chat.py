@@ -12,6 +12,7 @@ Per vendor model name a script of steps, one per request, the last repeating:
     {"raw": "..."}              these characters as the content (e.g. broken JSON)
     {"tool": name, "arguments": "..."}   a call to `name` with these exact arguments
     {"status": 500}             an HTTP error with an OpenAI error body ("message" optional)
+    {"hang_up": True}           the answer's headers and half its body, then the connection closed
     {"delay": seconds}          may be added to any step
 Every request is recorded (path, headers, body).
 """
@@ -97,11 +98,24 @@ class FakeChat(Loopback):
                 if body.get("stream"):
                     self._stream(body, message, finish, usage)
                 else:
-                    self._json(200, {
+                    answer = {
                         "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                         "model": body.get("model"), "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                         "usage": usage,
-                    })
+                    }
+                    if step.get("hang_up"):
+                        self._hang_up(json.dumps(answer).encode())
+                    else:
+                        self._json(200, answer)
+
+            def _hang_up(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
 
             def _stream(self, body: dict[str, Any], message: dict[str, Any], finish: str, usage: dict[str, Any]) -> None:
                 self.send_response(200)

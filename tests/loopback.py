@@ -1,6 +1,7 @@
 """What every loopback fake vendor of the tests shares: a threaded HTTP server on a
 port the kernel picks (bound to port 0, so no other process can take it between the
-choice and the bind), and JSON answers; and ports where connections are refused."""
+choice and the bind), counting the connections it accepted, and JSON answers; and
+ports where connections are refused."""
 
 from __future__ import annotations
 
@@ -26,10 +27,18 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+class CountingServer(ThreadingHTTPServer):
+    accepted = 0  # connections accepted so far
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1  # the serving thread's alone: no lock needed
+        super().process_request(request, client_address)
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> CountingServer:
     """`handler` served on a loopback port of its own, in a daemon thread (the port is
     the server's `server_address[1]`)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = CountingServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -51,8 +60,14 @@ def refused_port() -> int:
 class Loopback:
     """A fake vendor's life cycle: `_listen` in start(), stop() when done."""
 
-    _server: ThreadingHTTPServer | None = None
+    _server: CountingServer | None = None
     port: int = 0
+
+    @property
+    def accepted(self) -> int:
+        """The connections clients opened to this server so far."""
+        assert self._server is not None
+        return self._server.accepted
 
     def _listen(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self._server = serve(handler)

@@ -18,28 +18,24 @@ first byte.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 import secrets
-import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-from django.conf import settings
-
 from agents_llm.agents import chain as chains
 from agents_llm.agents.chain import Chain, Fallback, Link, moves_on
-from agents_llm.gateway import protocol
+from agents_llm.gateway import protocol, vendor_http
 from agents_llm.gateway.errors import GatewayError
 from agents_llm.gateway.protocol import ChatRequest
 from agents_llm.metering.pricing import PriceSource, TokenUsage
 from agents_llm.metering.sessions import BudgetRefused, Reservation
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from agents_llm.gateway.budget import Meter
 
 logger = logging.getLogger(__name__)
@@ -68,7 +64,7 @@ class Answer:
     target: Link
     body: dict[str, Any] | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
-    stream: httpx.Response | None = None
+    stream: aiohttp.ClientResponse | None = None
     reservation: Reservation | None = None  # a stream's, settled when it ends
 
 
@@ -182,26 +178,9 @@ def output_cap(target: Link, max_tokens: int | None) -> int | None:
 
 # Pass-through ------------------------------------------------------------------------
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], httpx.AsyncClient]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _client(target: Link) -> httpx.AsyncClient:
-    """One keep-alive client per credential, per event loop (an async client belongs to
-    the loop it first ran on)."""
-    loop = asyncio.get_running_loop()
-    per_loop = _clients.get(loop)
-    if per_loop is None:
-        per_loop = _clients[loop] = {}
-    key = (target.base_url, hashlib.sha256((target.api_key or "").encode()).hexdigest())
-    client = per_loop.get(key)
-    if client is None:
-        timeout = httpx.Timeout(settings.LLM_REQUEST_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
-        client = per_loop[key] = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        )
-    return client
+def _client(target: Link) -> aiohttp.ClientSession:
+    """One keep-alive session per credential, per event loop (see vendor_http)."""
+    return vendor_http.session(target.base_url, target.api_key)
 
 
 def vendor_body(req: ChatRequest, target: Link, max_tokens: int | None) -> dict[str, Any]:
@@ -227,22 +206,21 @@ async def _passthrough(route: Chain, req: ChatRequest, target: Link, max_tokens:
     if target.api_key:
         headers["Authorization"] = f"Bearer {target.api_key}"
     content = json.dumps(vendor_body(req, target, max_tokens), separators=(",", ":")).encode()
-    request = client.build_request("POST", f"{target.base_url}/chat/completions", content=content, headers=headers)
     try:
-        response = await client.send(request, stream=req.stream)
-    except httpx.TimeoutException as exc:
-        raise AttemptFailed("Timeout", f"No answer in time ({type(exc).__name__}).") from None
-    except httpx.HTTPError as exc:
-        raise AttemptFailed(type(exc).__name__, target.redact(str(exc)) or type(exc).__name__) from None
-    if response.status_code != 200:
-        if req.stream:
-            await response.aread()
-            await response.aclose()
-        raise _vendor_error(target, response)
-    if req.stream:
+        response, raw = await vendor_http.post(
+            client, f"{target.base_url}/chat/completions", content, headers, stream=req.stream,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        )
+    except vendor_http.Timeout as exc:
+        raise AttemptFailed("Timeout", str(exc)) from None
+    except vendor_http.Failed as exc:
+        raise AttemptFailed(exc.error_class, target.redact(str(exc)) or exc.error_class) from None
+    if response.status != 200:
+        raise _vendor_error(target, response, raw or b"")
+    if raw is None:
         return Answer(target=target, stream=response)
     try:
-        data = response.json()
+        data = json.loads(raw)
         message = data["choices"][0]["message"]
     except (ValueError, KeyError, IndexError, TypeError):
         raise AttemptFailed("InvalidResponse", "The vendor's answer is not a chat completion.") from None
@@ -254,14 +232,14 @@ async def _passthrough(route: Chain, req: ChatRequest, target: Link, max_tokens:
     return Answer(target=target, body=data, usage=usage)
 
 
-def _vendor_error(target: Link, response: httpx.Response) -> AttemptFailed:
-    status = response.status_code
+def _vendor_error(target: Link, response: aiohttp.ClientResponse, raw: bytes) -> AttemptFailed:
+    status = response.status
     try:
-        error = response.json().get("error")
+        error = json.loads(raw).get("error")
         text = error.get("message") if isinstance(error, dict) else str(error)
     except (ValueError, AttributeError):
-        text = response.text[:300]
-    message = f"HTTP {status}: {target.redact(str(text or '').strip()) or response.reason_phrase}"
+        text = raw.decode("utf-8", "replace")[:300]
+    message = f"HTTP {status}: {target.redact(str(text or '').strip()) or response.reason or ''}"
     retry = moves_on(status)
     return AttemptFailed(f"HTTP{status}", message, retry=retry, status=status)
 
@@ -272,11 +250,11 @@ async def relay_stream(answer: Answer, asked: str, include_usage: bool, usage: T
     response = answer.stream
     assert response is not None
     try:
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
+        async for line in vendor_http.lines(response):
+            if not line.startswith(b"data:"):
                 continue
             data = line[5:].strip()
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 yield protocol.DONE
                 return
             try:
@@ -292,7 +270,7 @@ async def relay_stream(answer: Answer, asked: str, include_usage: bool, usage: T
             chunk["model"] = asked
             yield protocol.sse(chunk)
     finally:
-        await response.aclose()
+        response.release()
 
 
 # Translation through PydanticAI ----------------------------------------------------------
