@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 
+from agents_llm import output_schema
 from agents_llm.gateway.errors import bad_request
 from tradingagents import strict_json
 
@@ -56,6 +57,8 @@ def parse_request(raw: bytes) -> ChatRequest:
     """The client's request, or a 400 GatewayError naming the field and why."""
     try:
         body = strict_json.loads(raw)
+    except RecursionError:
+        raise bad_request(f"The body is nested more than {MAX_DEPTH} levels deep.") from None
     except (ValueError, UnicodeDecodeError):
         raise bad_request("The body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -68,11 +71,16 @@ def parse_request(raw: bytes) -> ChatRequest:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise bad_request("'model' is required: the name of an agent or one of its aliases.", "model")
+    if "\x00" in model or len(model) > MAX_MODEL_LENGTH:
+        raise bad_request(
+            f"'model' must name an agent: no NUL characters, at most {MAX_MODEL_LENGTH} characters.", "model",
+        )
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("'messages' is required: a non-empty list of messages.", "messages")
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
+        role = message.get("role") if isinstance(message, dict) else None
+        if not isinstance(role, str) or role not in ROLES:
             raise bad_request(
                 f"messages[{index}] must be an object with a 'role' of {', '.join(sorted(ROLES))}.",
                 f"messages[{index}].role",
@@ -105,6 +113,14 @@ def parse_request(raw: bytes) -> ChatRequest:
 
 
 MAX_DEPTH = 64
+MAX_MODEL_LENGTH = 200
+MAX_TOOLS = 128
+MAX_SCHEMA_CHARS = 100_000  # of one tool's parameters or one response format, as JSON
+# The most a check of one answer against its schema may take (patterns run on RE2, in
+# linear time; this bounds the rest).
+ANSWER_CHECK_SECONDS = 1.0
+# An output cap beyond any model's (and below what a budget's sums can overflow on).
+MAX_TOKENS = 2**31 - 1
 
 
 def _bool(body: dict[str, Any], name: str) -> bool:
@@ -120,8 +136,8 @@ def _positive_int(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise bad_request(f"'{name}' must be a whole number of at least 1.", name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS:
+        raise bad_request(f"'{name}' must be a whole number from 1 to {MAX_TOKENS}.", name)
     return value
 
 
@@ -139,6 +155,8 @@ def _tools(tools: Any) -> dict[str, dict[str, Any]]:
         return {}
     if not isinstance(tools, list):
         raise bad_request("'tools' must be a list of function tools.", "tools")
+    if len(tools) > MAX_TOOLS:
+        raise bad_request(f"At most {MAX_TOOLS} tools may be sent in one request (as OpenAI allows).", "tools")
     result: dict[str, dict[str, Any]] = {}
     for index, tool in enumerate(tools):
         function = tool.get("function") if isinstance(tool, dict) else None
@@ -154,9 +172,10 @@ def _tools(tools: Any) -> dict[str, dict[str, Any]]:
 
 
 def _tool_choice(choice: Any, tools: dict[str, dict[str, Any]]) -> Any:
-    if choice is None or choice in ("none", "auto", "required"):
+    if choice is None or (isinstance(choice, str) and choice in ("none", "auto", "required")):
         return choice
-    name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+    function = choice.get("function") if isinstance(choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str):
         raise bad_request(
             "'tool_choice' must be 'none', 'auto', 'required' or {'type': 'function', 'function': {'name': ...}}.",
@@ -171,7 +190,7 @@ def _response_format(value: Any, req: ChatRequest) -> None:
     if value is None:
         return
     kind = value.get("type") if isinstance(value, dict) else None
-    if kind not in FORMATS:
+    if not isinstance(kind, str) or kind not in FORMATS:
         raise bad_request("'response_format.type' must be 'text', 'json_object' or 'json_schema'.", "response_format")
     req.format_type = kind
     if kind == "json_object":
@@ -189,6 +208,14 @@ def _response_format(value: Any, req: ChatRequest) -> None:
 def _check_schema(schema: Any, param: str) -> None:
     if not isinstance(schema, dict):
         raise bad_request(f"{param} must be a JSON Schema object.", param)
+    if len(json.dumps(schema, separators=(",", ":"))) > MAX_SCHEMA_CHARS:
+        raise bad_request(f"{param} is larger than {MAX_SCHEMA_CHARS} characters of JSON.", param)
+    pattern = output_schema.unrunnable_pattern(schema)
+    if pattern is not None:
+        raise bad_request(
+            f"{param} has a pattern this gateway cannot check in linear time (no lookaround or "
+            f"backreferences): {pattern[:100]!r}.", param,
+        )
     try:
         validator(schema)
     except jsonschema.SchemaError as exc:
@@ -211,9 +238,7 @@ def validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
         if found is not None:
             _validators.move_to_end(key)
             return found
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
-    built = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    built = output_schema.answer_validator(schema)
     with _validators_lock:
         _validators[key] = built
         while len(_validators) > VALIDATOR_CACHE_SIZE:
@@ -241,11 +266,19 @@ def answer_problems(req: ChatRequest, message: dict[str, Any]) -> str:
 def _instance_problem(schema: dict[str, Any], text: Any, what: str) -> str:
     if not isinstance(text, str):
         return f"{what.capitalize()} is missing."
+    if len(text) > output_schema.MAX_ANSWER_CHARS:
+        return f"{what.capitalize()} is longer than {output_schema.MAX_ANSWER_CHARS} characters."
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return f"{what.capitalize()} is not valid JSON ({exc.msg} at character {exc.pos})."
-    error = jsonschema.exceptions.best_match(validator(schema).iter_errors(data))
+    except (ValueError, RecursionError):
+        return f"{what.capitalize()} is not valid JSON."
+    try:
+        with output_schema.deadline(ANSWER_CHECK_SECONDS):
+            error = jsonschema.exceptions.best_match(validator(schema).iter_errors(data))
+    except output_schema.OutputValidationTimeout:
+        return f"{what.capitalize()} could not be checked against the schema within {ANSWER_CHECK_SECONDS:g} s."
     if error is None:
         return ""
     where = "/" + "/".join(str(p) for p in error.absolute_path)

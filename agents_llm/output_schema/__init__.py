@@ -34,11 +34,17 @@ from agents_llm.output_schema.rules import (
     SchemaError,
     schema_hash,
 )
-from agents_llm.output_schema.validation import FORMAT_CHECKER, OutputValidationTimeout, deadline
+from agents_llm.output_schema.validation import (
+    FORMAT_CHECKER,
+    OutputValidationTimeout,
+    answer_validator,
+    deadline,
+    unrunnable_pattern,
+)
 
 __all__ = [
     "FORMATS", "FORMAT_CHECKER", "MAX_ANSWER_CHARS", "MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_SCHEMA_CHARS",
-    "SUPPORTED_KEYWORDS", "CompiledOutput", "OutputSchemaError", "OutputValidationTimeout", "SchemaError",
+    "SUPPORTED_KEYWORDS", "answer_validator", "unrunnable_pattern", "CompiledOutput", "OutputSchemaError", "OutputValidationTimeout", "SchemaError",
     "clear_compile_cache", "compile_output_type", "deadline", "random_instance", "schema_errors", "schema_hash",
     "validate_schema",
 ]

@@ -129,6 +129,43 @@ def instance_validator(schema: dict[str, Any], cls: type[jsonschema.protocols.Va
     return _ANSWER_VALIDATORS.get(cls, cls)(schema, format_checker=FORMAT_CHECKER)
 
 
+_CLIENT_VALIDATORS: dict[type, type[jsonschema.protocols.Validator]] = {}
+
+
+def answer_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator of answers for any JSON Schema a client sends (any draft, 2020-12 by
+    default; jsonschema.SchemaError when it is not one): its `pattern`s run on RE2, in
+    time linear in the answer, and a `deadline` stops it. A pattern RE2 cannot run is
+    the client's to fix: see `unrunnable_pattern`."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls.check_schema(schema)
+    extended = _CLIENT_VALIDATORS.get(cls)
+    if extended is None:
+        extended = _CLIENT_VALIDATORS[cls] = _answer_validator_class(cls)
+    return extended(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def unrunnable_pattern(schema: Any) -> str | None:
+    """The first `pattern` (or `patternProperties` key) of `schema` that RE2 cannot run
+    (lookaround, backreferences), or None."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+            if isinstance(node.get("patternProperties"), dict):
+                patterns += list(node["patternProperties"])
+            for pattern in patterns:
+                try:
+                    linear_regex(pattern)
+                except re2.error:
+                    return pattern
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
 def instance_errors(validator: jsonschema.protocols.Validator, data: Any) -> list[SchemaError]:
     found = itertools.islice(validator.iter_errors(data), MAX_COLLECTED_ERRORS)
     errors = sorted(found, key=lambda e: (list(map(str, e.absolute_path)), e.message))
