@@ -90,11 +90,17 @@ async def post(
     answered 200 the response still open (None as body: the caller reads it with
     `lines` and releases it). Raises Timeout or Failed."""
     whole, streamed = _timeouts(settings.LLM_REQUEST_TIMEOUT_SECONDS, connect_timeout)
+    timeout = streamed if stream else whole
     response = None
     try:
-        response = await client.post(
-            url, data=data, headers=headers, allow_redirects=False, timeout=streamed if stream else whole,
-        )
+        try:
+            response = await client.post(url, data=data, headers=headers, allow_redirects=False, timeout=timeout)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            # The vendor ended the connection before any byte of an answer (a kept
+            # connection it had closed, a burst of new ones it shed): nothing was
+            # answered, so the request is sent once more. The broken connection is not
+            # used again.
+            response = await client.post(url, data=data, headers=headers, allow_redirects=False, timeout=timeout)
         if stream and response.status == 200:
             return response, None
         return response, await response.read()
