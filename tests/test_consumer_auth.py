@@ -107,3 +107,12 @@ async def test_the_session_of_a_user_deactivated_since_login_is_not_enough(reade
 
     assert (await communicator.receive_json_from(timeout=3))["event"] == "error"
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+
+
+async def test_a_token_holding_a_lone_surrogate_in_the_auth_message_closes_the_socket_with_4401():
+    communicator, connected, _ = await open_socket()
+    await communicator.send_to(text_data='{"action": "auth", "token": "\\ud800"}')
+
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame["event"] == "error"
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}

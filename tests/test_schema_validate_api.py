@@ -140,3 +140,12 @@ def test_random_bytes_never_crash_the_endpoint(reader_client, body):
     response = post_raw(reader_client, body)
 
     assert response.status_code in (200, 422)
+
+
+def test_a_pattern_holding_a_lone_surrogate_is_a_422_naming_it(reader_client):
+    body = '{"schema": {"type": "object", "properties": {"s": {"type": "string", "pattern": "\\ud800"}}}}'
+
+    response = post_raw(reader_client, body)
+
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["loc"][:2] == ["body", "schema"]

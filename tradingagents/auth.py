@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from tradingagents import versions
+from tradingagents import strict_json, versions
 from tradingagents.dbthreads import db_call
 from tradingagents.models import APIToken
 from tradingagents.services import token_hash
@@ -34,7 +34,7 @@ def user_for_token(token: str, seen: versions.Versions | None = None) -> Abstrac
     """The active user owning an unrevoked token, or None. Runs on every request: a
     cached lookup costs no query (the user row itself is only loaded when something
     needs more than its id and permissions)."""
-    if not token:
+    if not token or strict_json.text_problem(token):  # a lone surrogate, a NUL: no token of ours
         return None
     key_hash = token_hash(token)
     seen = seen or _tokens.versions()
@@ -60,7 +60,7 @@ async def auser_for_token(token: str, seen: versions.Versions | None = None) -> 
     """user_for_token() from an event loop: a cached lookup (with the user's cached
     permissions) stays on the loop; anything else goes to a database thread. `seen`:
     the versions, when the caller read them already."""
-    if not token:
+    if not token or strict_json.text_problem(token):
         return None
     seen = seen or await _tokens.aversions()
     entry = _tokens.get(token_hash(token), seen)

@@ -24,6 +24,7 @@ from tradingagents.throttling import UserRateThrottle
 router = Router(tags=["schemas"])
 
 MAX_BODY_BYTES = 1_000_000
+MAX_BODY_DEPTH = 100_000  # the check below is iterative; the schema's own depth is reported by the linter
 
 
 class SchemaValidateThrottle(UserRateThrottle):
@@ -72,11 +73,16 @@ def _body(request: HttpRequest) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise BodyTooLarge(MAX_BODY_BYTES)
     try:
-        return strict_json.loads(raw)
+        data = strict_json.loads(raw)
+        # Nothing is stored, so NUL characters may pass; no pattern can hold a lone surrogate.
+        strict_json.check(data, max_depth=MAX_BODY_DEPTH, nul=True)
+    except strict_json.InvalidJSON as exc:
+        raise _invalid(exc.msg, ["body", *exc.loc]) from None
     except RecursionError:
         raise _invalid("The request body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise _invalid(f"The request body is not valid JSON: {exc}.") from None
+    return data
 
 
 @router.post(

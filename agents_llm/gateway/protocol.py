@@ -137,7 +137,7 @@ def _positive_int(body: dict[str, Any], name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS:
-        raise bad_request(f"'{name}' must be a whole number from 1 to {MAX_TOKENS}.", name)
+        raise bad_request(f"'{name}' must be a whole number of at least 1 and at most {MAX_TOKENS}.", name)
     return value
 
 
