@@ -15,7 +15,7 @@ from providers.models import LLMProvider
 from providers.schemas import ProviderFilters, ProviderIn, ProviderOut, ProviderPatch
 from providers.selectors import provider_list
 from providers.services import provider_create, provider_delete, provider_request_validation, provider_update
-from tradingagents.auth import require_perm
+from tradingagents.auth import require_perm, require_read
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, Page
 from tradingagents.throttling import UserRateThrottle
 
@@ -36,6 +36,7 @@ validate_throttle = ValidateThrottle(getattr(settings, "API_VALIDATE_RATE", "10/
 @router.get("/providers", response={200: list[ProviderOut], **AUTH_ERRORS})
 @paginate(Page)
 def list_providers(request: HttpRequest, filters: ProviderFilters = Query(...)) -> QuerySet[LLMProvider]:
+    require_read(request, "providers.llmprovider")
     qs = provider_list()
     if filters.provider_type is not None:
         qs = qs.filter(provider_type=filters.provider_type)
@@ -58,6 +59,7 @@ def create_provider(request: HttpRequest, payload: ProviderIn):
 
 @router.get("/providers/{provider_id}", response={200: ProviderOut, **READ_ERRORS})
 def get_provider(request: HttpRequest, provider_id: int = ProviderId):
+    require_read(request, "providers.llmprovider")
     return get_object_or_404(LLMProvider, pk=provider_id)
 
 

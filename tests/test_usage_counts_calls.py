@@ -20,6 +20,10 @@ def test_usage_adds_gateway_calls_to_runs_and_groups_them_by_session(caller, gat
     session, token = session_create(owner=caller, name="NVDA")
     gateway.chat({"model": "trader", "messages": user_message()})
     GatewayClient(token).chat({"model": "trader", "messages": user_message()})
+    from django.contrib.auth.models import Permission
+
+    # Usage covers everyone's runs and calls: it needs the permission to view both.
+    caller.user_permissions.add(*Permission.objects.filter(codename__in=["view_agentrun", "view_llmcall"]))
     api = client_for(caller)
 
     by_agent = api.get("/usage", group_by="agent").json()

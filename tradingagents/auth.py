@@ -215,6 +215,22 @@ session_auth = StaffSessionAuth()
 API_AUTH = [token_auth, session_auth]
 
 
+def may_read(request: HttpRequest, model: str) -> bool:
+    """Whether the caller may read `model` ("app_label.modelname"): its view permission,
+    or its change permission, as the admin decides."""
+    app, name = model.split(".")
+    user = request.auth  # type: ignore[attr-defined]
+    return user.has_perm(f"{app}.view_{name}") or user.has_perm(f"{app}.change_{name}")
+
+
+def require_read(request: HttpRequest, model: str) -> None:
+    """Every read of a model checks its view permission, so the API shows no more than
+    the admin does."""
+    if not may_read(request, model):
+        app, name = model.split(".")
+        raise HttpError(403, f"Permission denied: reading these needs {app}.view_{name}.")
+
+
 def require_perm(request: HttpRequest, *perms: str) -> None:
     """Every write checks the Django model permission of what it changes, so the
     admin's groups govern the API too."""

@@ -41,7 +41,7 @@ from agents_llm.agents.schemas import (
 )
 from agents_llm.output_schema import schema_errors
 from providers.models import LLMProvider
-from tradingagents.auth import require_perm
+from tradingagents.auth import require_perm, require_read
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, Page
 
 router = Router()
@@ -106,6 +106,7 @@ def _check_schema(schema: Any) -> None:
 @router.get("/agents", response={200: list[AgentOut], **AUTH_ERRORS}, tags=["agents"])
 @paginate(Page)
 def list_agents(request: HttpRequest, filters: AgentFilters = Query(...)) -> QuerySet[AgentConfig]:
+    require_read(request, "agents_llm.agentconfig")
     qs = selectors.agent_list_with_configs()
     if filters.role is not None:
         qs = qs.filter(role=filters.role)
@@ -129,6 +130,7 @@ def _agent_with_configs(agent_id: int) -> AgentConfig:
 
 @router.get("/agents/{agent_id}", response={200: AgentOut, **READ_ERRORS}, tags=["agents"])
 def get_agent(request: HttpRequest, agent_id: int = Id):
+    require_read(request, "agents_llm.agentconfig")
     return _agent_with_configs(agent_id)
 
 
@@ -153,6 +155,7 @@ def delete_agent(request: HttpRequest, agent_id: int = Id):
 @router.get("/agents/{agent_id}/llm-configs", response={200: list[LLMConfigOut], **READ_ERRORS}, tags=["llm-configs"])
 def list_agent_llm_configs(request: HttpRequest, agent_id: int = Id):
     """All LLM configs of an agent by priority; the first enabled one is the primary."""
+    require_read(request, "agents_llm.agentllmconfig")
     configs = list(selectors.agent_llm_configs(agent_id))
     if not configs and not AgentConfig.objects.filter(pk=agent_id).exists():
         return Status(404, {"detail": "Not found.", "errors": []})
@@ -215,6 +218,7 @@ def _config_qs() -> QuerySet[AgentLLMConfig]:
 @router.get("/llm-configs", response={200: list[LLMConfigOut], **AUTH_ERRORS}, tags=["llm-configs"])
 @paginate(Page)
 def list_llm_configs(request: HttpRequest, filters: LLMConfigFilters = Query(...)) -> QuerySet[AgentLLMConfig]:
+    require_read(request, "agents_llm.agentllmconfig")
     qs = _config_qs()
     if filters.agent:
         qs = qs.filter(agent=agent_by_ref(filters.agent, ["query", "agent"]))
@@ -235,6 +239,7 @@ def create_llm_config(request: HttpRequest, payload: LLMConfigCreateIn):
 
 @router.get("/llm-configs/{config_id}", response={200: LLMConfigOut, **READ_ERRORS}, tags=["llm-configs"])
 def get_llm_config(request: HttpRequest, config_id: int = Id):
+    require_read(request, "agents_llm.agentllmconfig")
     return get_object_or_404(_config_qs(), pk=config_id)
 
 
@@ -260,6 +265,7 @@ def delete_llm_config(request: HttpRequest, config_id: int = Id):
 @router.get("/tasks", response={200: list[TaskOut], **AUTH_ERRORS}, tags=["tasks"])
 @paginate(Page)
 def list_tasks(request: HttpRequest, filters: TaskFilters = Query(...)) -> QuerySet[TaskConfig]:
+    require_read(request, "agents_llm.taskconfig")
     qs = TaskConfig.objects.all()
     if filters.enabled is not None:
         qs = qs.filter(enabled=filters.enabled)
@@ -277,6 +283,7 @@ def create_task(request: HttpRequest, payload: TaskIn):
 
 @router.get("/tasks/{task_id}", response={200: TaskOut, **READ_ERRORS}, tags=["tasks"])
 def get_task(request: HttpRequest, task_id: int = Id):
+    require_read(request, "agents_llm.taskconfig")
     return get_object_or_404(TaskConfig, pk=task_id)
 
 
@@ -302,6 +309,7 @@ def delete_task(request: HttpRequest, task_id: int = Id):
 @router.get("/tasks/{task_id}/schema-versions", response={200: list[SchemaVersionOut], **READ_ERRORS}, tags=["tasks"])
 def list_schema_versions(request: HttpRequest, task_id: int = Id):
     """Every schema the task ever had, newest first."""
+    require_read(request, "agents_llm.taskconfig")
     task = get_object_or_404(TaskConfig, pk=task_id)
     return list(task.schema_versions.select_related("created_by").order_by("-number"))
 
@@ -316,6 +324,7 @@ def _assignment_qs() -> QuerySet[AgentTaskAssignment]:
 @router.get("/assignments", response={200: list[AssignmentOut], **AUTH_ERRORS}, tags=["assignments"])
 @paginate(Page)
 def list_assignments(request: HttpRequest, filters: AssignmentFilters = Query(...)) -> QuerySet[AgentTaskAssignment]:
+    require_read(request, "agents_llm.agenttaskassignment")
     qs = _assignment_qs()
     if filters.agent:
         qs = qs.filter(agent=agent_by_ref(filters.agent, ["query", "agent"]))
@@ -339,6 +348,7 @@ def create_assignment(request: HttpRequest, payload: AssignmentIn):
 
 @router.get("/assignments/{assignment_id}", response={200: AssignmentOut, **READ_ERRORS}, tags=["assignments"])
 def get_assignment(request: HttpRequest, assignment_id: int = Id):
+    require_read(request, "agents_llm.agenttaskassignment")
     return get_object_or_404(_assignment_qs(), pk=assignment_id)
 
 

@@ -11,7 +11,7 @@ from ninja.errors import ValidationError as InputError
 from agents_llm.agents import services
 from agents_llm.agents.models import AgentConfig, LLMPreset
 from agents_llm.agents.schemas import LLMConfigOut
-from tradingagents.auth import require_perm
+from tradingagents.auth import require_perm, require_read
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, WRITE_ERRORS, Money
 
 router = Router(tags=["presets"])
@@ -50,6 +50,7 @@ class PresetApplyOut(Schema):
 
 @router.get("/presets", response={200: list[PresetOut], **AUTH_ERRORS})
 def list_presets(request: HttpRequest):
+    require_read(request, "agents_llm.llmpreset")
     return list(LLMPreset.objects.select_related("provider", "fallback_provider"))
 
 

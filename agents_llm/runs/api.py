@@ -22,7 +22,7 @@ from agents_llm.metering.models import MeteredSession, SessionStatus
 from agents_llm.runs import runner, selectors
 from agents_llm.runs.models import AgentRun
 from agents_llm.runs.schemas import RunFilters, RunIn, RunOut
-from tradingagents.auth import require_perm
+from tradingagents.auth import require_perm, require_read
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, Page
 
 router = Router()
@@ -96,6 +96,7 @@ def _queue_run(request: HttpRequest, payload: RunIn) -> Status:
 @router.get("/runs", response={200: list[RunOut], **AUTH_ERRORS}, tags=["runs"])
 @paginate(Page)
 def list_runs(request: HttpRequest, filters: RunFilters = Query(...)) -> QuerySet[AgentRun]:
+    require_read(request, "agents_llm.agentrun")
     qs = _run_qs()
     if filters.agent:
         qs = qs.filter(agent=agent_by_ref(filters.agent, ["query", "agent"]))
@@ -113,4 +114,5 @@ def list_runs(request: HttpRequest, filters: RunFilters = Query(...)) -> QuerySe
 @router.get("/runs/{run_id}", response={200: RunOut, **READ_ERRORS}, tags=["runs"])
 def get_run(request: HttpRequest, run_id: int = Id):
     """A run with its attempts (each provider/model tried, and why it failed)."""
+    require_read(request, "agents_llm.agentrun")
     return get_object_or_404(_run_qs(), pk=run_id)

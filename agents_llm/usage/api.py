@@ -12,6 +12,7 @@ from ninja.errors import ValidationError as InputError
 
 from agents_llm.usage.schemas import UsageFilters, UsageOut
 from agents_llm.usage.selectors import day_bounds, usage_rows, usage_total
+from tradingagents.auth import require_read
 from tradingagents.schemas import AUTH_ERRORS
 
 router = Router()
@@ -33,6 +34,8 @@ def _usage_row(row: Any) -> dict[str, Any]:
 def usage(request: HttpRequest, filters: UsageFilters = Query(...)):
     """Tokens, requests and cost of runs and gateway calls over a date range (UTC days,
     both ends included), grouped by agent, provider, model, day or session."""
+    require_read(request, "agents_llm.agentrun")
+    require_read(request, "agents_llm.llmcall")
     today = timezone.now().date()
     date_to = filters.date_to or today
     date_from = filters.date_from or (date_to - timedelta(days=30) if date_to.toordinal() > 30 else date_to)

@@ -12,6 +12,7 @@ from ninja import Field, Path, Query, Router, Schema
 from ninja.pagination import paginate
 
 from agents_llm.metering.models import CallStatus, LLMCall
+from tradingagents.auth import may_read
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, Money, Page
 
 router = Router(tags=["calls"])
@@ -71,15 +72,18 @@ class CallFilters(Schema):
     created_to: date | None = Field(None, description="On or before this day (UTC).")
 
 
-def _calls() -> QuerySet[LLMCall]:
-    return LLMCall.objects.select_related("agent", "provider", "user")
+def _calls(request: HttpRequest) -> QuerySet[LLMCall]:
+    """Every call for who may view calls; else the calls in the caller's own sessions."""
+    qs = LLMCall.objects.select_related("agent", "provider", "user")
+    return qs if may_read(request, "agents_llm.llmcall") else qs.filter(session__owner_id=request.auth.pk)
 
 
 @router.get("/calls", response={200: list[CallOut], **AUTH_ERRORS})
 @paginate(Page)
 def list_calls(request: HttpRequest, filters: CallFilters = Query(...)) -> QuerySet[LLMCall]:
-    """Gateway calls, newest first."""
-    qs = _calls()
+    """Gateway calls, newest first: all of them with the permission to view calls,
+    else those in your own sessions."""
+    qs = _calls(request)
     if filters.agent:
         qs = qs.filter(agent__name=filters.agent)
     if filters.provider:
@@ -108,4 +112,4 @@ def _uuid_or_none(value: str) -> Any:
 
 @router.get("/calls/{call_id}", response={200: CallOut, **READ_ERRORS})
 def get_call(request: HttpRequest, call_id: int = Path(..., ge=1, le=MAX_ID)):
-    return get_object_or_404(_calls(), pk=call_id)
+    return get_object_or_404(_calls(request), pk=call_id)
