@@ -30,6 +30,7 @@ from agents_llm.api import router as agents_router
 from providers.api import router as providers_router
 from tradingagents import strict_json
 from tradingagents.auth import API_AUTH
+from tradingagents.dbthreads import recover_pool
 from tradingagents.errors import BodyTooLarge
 from tradingagents.schemas import ErrorOut
 from tradingagents.strict_json import InvalidJSON
@@ -183,6 +184,8 @@ def _on_saturated(request: HttpRequest, exc: Exception) -> HttpResponse:
     # No free database connection (pool timeout, server's connection cap, a locked
     # SQLite file) or Redis connection: the server is saturated, not broken.
     logger.warning("503 for %s %s: %s", request.method, request.path, type(exc).__name__)
+    if isinstance(exc, OperationalError):
+        recover_pool()  # dead pooled connections (a database restart) are replaced for the next requests
     response = error_response(request, 503, f"The server is busy; retry in {RETRY_AFTER_SECONDS} s.")
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

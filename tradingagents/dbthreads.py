@@ -57,10 +57,26 @@ def _with_checked_connection(fn: Callable[..., T], args: tuple[Any, ...], kwargs
             connection.errors_occurred = False
         else:
             connection.close()
+            recover_pool()
     try:
         return fn(*args, **kwargs)
     finally:
         _last_used.at = time.monotonic()
+
+
+def recover_pool() -> None:
+    """After a connection turned out dead: have the psycopg pool (DATABASE_POOL) check
+    every idle connection at once and replace the dead ones. A database restart ends
+    them all, and the pool's own check at checkout backs off between failed ones (one
+    second, then two, four...): a request would wait through several before getting one
+    that works. A no-op without the pool, or when it cannot be reached either."""
+    pool = getattr(connection, "pool", None)
+    if pool is None:
+        return
+    try:
+        pool.check()
+    except Exception:  # the database is still down: the next failure tries again
+        pass
 
 
 def _executor() -> ThreadPoolExecutor:

@@ -34,7 +34,7 @@ from agents_llm.metering.models import CallStatus, LLMCall, MeteredSession, Sess
 from agents_llm.metering.pricing import TokenUsage
 from tradingagents import versions
 from tradingagents.auth import TokenUser, auser_for_token, user_for_token
-from tradingagents.dbthreads import db_call
+from tradingagents.dbthreads import db_call, recover_pool
 
 GATEWAY_PERM = "agents_llm.use_gateway"
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ def _database_down_is_503(view: Callable[..., Awaitable[HttpResponse]]) -> Calla
             return await view(request, *args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
             logger.warning("503 for %s %s: %s", request.method, view.__name__, type(exc).__name__)
+            await db_call(recover_pool)
             return service_unavailable().response()
 
     return wrapper
