@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.functional import SimpleLazyObject, empty
+from django.utils.functional import SimpleLazyObject
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
@@ -110,9 +110,9 @@ class TokenUser(SimpleLazyObject):
         # Django's answer costs three queries (the user, its permissions, its groups');
         # with the ModelBackend alone one query gives the same, kept while current.
         if obj is not None or list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
-            if self._wrapped is empty:
-                self._setup()
-            return self._wrapped.has_perm(perm, obj)
+            from django.contrib.auth import get_user_model
+
+            return get_user_model()._default_manager.get(pk=self.pk).has_perm(perm, obj)
         if "_token_perms" not in self.__dict__:
             self.__dict__["_token_perms"] = cached_user_permissions(self.pk)
         is_active, is_superuser, perms = self.__dict__["_token_perms"]
