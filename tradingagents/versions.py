@@ -84,11 +84,12 @@ class FileVersions:
     def current(self, names: tuple[str, ...]) -> Versions | None:
         found: list[Any] = []
         for name in names:
+            path = self.directory / name
             try:
-                stat = os.stat(self.directory / name)
-            except FileNotFoundError:
+                stat = os.stat(path)
+            except FileNotFoundError:  # never bumped: a first version, which any bump replaces
                 self.bump((name,))
-                return None
+                stat = os.stat(path)
             found.append((stat.st_ino, stat.st_mtime_ns))
         return dict(zip(names, found, strict=True))
 
@@ -137,6 +138,8 @@ class RedisVersions:
                 self.client.mset(self._new(self._pending))
                 self._pending.clear()
             values = self.client.mget([self.key(name) for name in names])
+            if fresh := self._missing(names, values):
+                self.client.mset(fresh)
         except Exception as exc:
             self._failed("read", exc)
             return None
@@ -151,17 +154,22 @@ class RedisVersions:
                 await client.mset(self._new(self._pending))
                 self._pending.clear()
             values = await client.mget([self.key(name) for name in names])
+            if fresh := self._missing(names, values):
+                await client.mset(fresh)
         except Exception as exc:
             self._failed("read", exc)
             return None
         return self._known(names, values)
 
     def _known(self, names: tuple[str, ...], values: list[Any]) -> Versions | None:
-        missing = tuple(name for name, value in zip(names, values, strict=True) if value is None)
-        if missing:  # never set, or Redis restarted and lost them
-            self.bump(missing)
-            return None
         return {name: (self._epoch, value) for name, value in zip(names, values, strict=True)}
+
+    def _missing(self, names: tuple[str, ...], values: list[Any]) -> dict[str, str]:
+        """New values for the names Redis has none of (never set, or lost in a restart):
+        unlike any version before. The caller writes them, then uses them."""
+        fresh = self._new(name for name, value in zip(names, values, strict=True) if value is None)
+        values[:] = [fresh.get(self.key(name), value) for name, value in zip(names, values, strict=True)]
+        return fresh
 
     def _async_client(self) -> Any:
         """One asyncio client per event loop (its connections belong to that loop)."""

@@ -29,9 +29,10 @@ from django.conf import settings
 from django.db.models import Q
 
 from agents_llm.agents.models import AgentConfig, AgentLLMConfig, alias_key
+from agents_llm.agents.selectors import agent_llm_configs
 from agents_llm.metering.pricing import PriceSource, short
-from providers import backends
-from providers.catalog import ProviderType, type_info
+from providers import backends, catalog
+from providers.catalog import Price, ProviderType, type_info
 from providers.crypto import UndecryptableSecret
 from providers.models import LLMProvider
 from providers.selectors import resolve_api_key
@@ -80,8 +81,6 @@ class Link:
     def offline(self) -> bool:
         return self.provider.provider_type == ProviderType.OFFLINE
 
-    synthetic = offline
-
     @property
     def openai_protocol(self) -> bool:
         return self.provider.provider_type in OPENAI_PROTOCOL_TYPES
@@ -110,19 +109,10 @@ class Chain:
 # Building -------------------------------------------------------------------------
 
 
-def enabled_configs(agent_id: int) -> list[AgentLLMConfig]:
-    """An agent's enabled LLM configs by priority, with their providers."""
-    return list(
-        AgentLLMConfig.objects.filter(agent_id=agent_id, enabled=True)
-        .select_related("provider", "fallback_provider")
-        .order_by("priority")
-    )
-
-
-def build_chain(agent_id: int, agent_name: str, configs: list[AgentLLMConfig] | None = None) -> Chain:
+def build_chain(agent_id: int, agent_name: str) -> Chain:
     links: list[Link] = []
     environment: dict[str, str | None] = {}
-    for config in enabled_configs(agent_id) if configs is None else configs:
+    for config in agent_llm_configs(agent_id, enabled_only=True):
         links.append(_link(config, config.provider, config.model_name, config.api_key_encrypted, primary=True))
         if config.fallback_provider_id and config.fallback_model:
             # The config's own key belongs to its provider; another provider uses its own.
@@ -275,10 +265,6 @@ class Fallback(Generic[A]):
             return link, answer
         return None
 
-    @property
-    def fell_back(self) -> bool:
-        return len(self.attempts) > 1
-
 
 # Secrets in messages -----------------------------------------------------------------
 
@@ -304,15 +290,12 @@ def redact(text: str, secret: str | None) -> str:
     return _WORD.sub(scrub, text).replace("\x00", "…" + secret[-4:])
 
 
-def worst_case_price(link: Link) -> tuple[Decimal, Decimal] | None:
-    """(input, output) per 1k tokens at most, or None when unknown."""
-    from providers import catalog
-
+def worst_case_price(link: Link) -> Price | None:
+    """The most a token of `link` can cost, per 1k (None: unknown)."""
     if link.offline:
-        return Decimal(0), Decimal(0)
+        return Price(Decimal(0), Decimal(0))
     source = link.price
     if source.explicit:
         assert source.input_per_1k is not None and source.output_per_1k is not None
-        return max(source.input_per_1k, source.cached_input_per_1k or Decimal(0)), source.output_per_1k
-    price = catalog.worst_price_per_1k(link.provider_type, link.model_name)
-    return None if price is None else (price.input_per_1k, price.output_per_1k)
+        return Price(max(source.input_per_1k, source.cached_input_per_1k or Decimal(0)), source.output_per_1k)
+    return catalog.worst_price_per_1k(link.provider_type, link.model_name)

@@ -12,7 +12,6 @@ from django.conf import settings
 from agents_llm.agents.chain import Link, worst_case_price
 from agents_llm.metering import pricing, sessions
 from agents_llm.metering.sessions import Reservation
-from providers.catalog import Price
 from tradingagents.dbthreads import db_call
 
 
@@ -23,10 +22,9 @@ class Meter:
 
     async def reserve(self, link: Link, max_tokens: int | None) -> Reservation:
         """Raises sessions.BudgetRefused when the request does not fit."""
-        worst = worst_case_price(link)
         return await db_call(
             sessions.reserve, session_id=self.session_id, prompt_tokens=self.prompt_tokens, max_tokens=max_tokens,
-            price=None if worst is None else Price(*worst), synthetic=link.offline,
+            price=worst_case_price(link), synthetic=link.offline,
             ceiling=settings.SESSION_MAX_OUTPUT_TOKENS,
         )
 

@@ -21,7 +21,7 @@ from pydantic_ai import Agent
 from pydantic_ai.models import Model
 
 from agents_llm import output_schema
-from agents_llm.agents.chain import Chain, Link, build_chain, enabled_configs
+from agents_llm.agents.chain import Chain, Link, build_chain
 from agents_llm.agents.models import AgentConfig, AgentTaskAssignment, TaskConfig
 from providers import backends
 from tradingagents import versions
@@ -66,9 +66,6 @@ class AgentRegistry:
     def versions(self) -> versions.Versions | None:
         return self.targets.versions()
 
-    async def aversions(self) -> versions.Versions | None:
-        return await self.targets.aversions()
-
     def target(
         self, agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]],
         seen: versions.Versions | None,
@@ -82,7 +79,7 @@ class AgentRegistry:
             target = RunTarget(
                 agent=agent, task=task,
                 assigned=AgentTaskAssignment.objects.filter(agent=agent, task=task).exists(),
-                chain=build_chain(agent.pk, agent.name, enabled_configs(agent.pk)),
+                chain=build_chain(agent.pk, agent.name),
             )
             self.targets.put((agent_ref, task_ref), seen, target)
         return target
