@@ -12,5 +12,11 @@ from agents_llm.agents.models import (  # noqa: F401
     TaskSchemaVersion,
     alias_key,
 )
-from agents_llm.metering.models import CallStatus, LLMCall, MeteredSession, SessionStatus  # noqa: F401
+from agents_llm.metering.models import (  # noqa: F401
+    CallStatus,
+    LLMCall,
+    MeteredSession,
+    Reservation,
+    SessionStatus,
+)
 from agents_llm.runs.models import AgentRun, RunStatus  # noqa: F401

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from agents_llm.metering.calls import CallOutcome, call_record
 from agents_llm.metering.pricing import TokenUsage
-from agents_llm.metering.sessions import session_create, settle
+from agents_llm.metering.sessions import session_create
 from agents_llm.models import LLMCall
 from tests.conftest import CANARY_LAST4
 from tests.gateway_support import caller  # noqa: F401
@@ -37,7 +37,6 @@ def _world(owner, provider):
                 provider_id=provider.pk, model_name="gpt-4o-mini", status="succeeded", usage=usage, cost=cost,
                 latency_ms=800 + index,
             ))
-            settle(reservation=None, session_id=session.pk, usage=usage, cost=cost)
     return session
 
 

@@ -224,14 +224,22 @@ PERIODIC_JOBS = [
     "providers.validation.providers_sweep",
     "agents_llm.runs.runner.runs_requeue_stale",
     "agents_llm.runs.recovery.runs_resend_after_broker_restart",
+    "agents_llm.metering.budgets.reservations_release_expired",
 ]
 
 # Agent runtime.
 AGENT_REGISTRY_SIZE = env.int("AGENT_REGISTRY_SIZE", default=256)
 LLM_REQUEST_TIMEOUT_SECONDS = env.float("LLM_REQUEST_TIMEOUT_SECONDS", default=60.0)
-# The output cap a budgeted session's call gets when neither its config nor its client
-# sets one: the budget left, but no more than this.
-SESSION_MAX_OUTPUT_TOKENS = env.int("SESSION_MAX_OUTPUT_TOKENS", default=8192)
+# Budgeted sessions (agents_llm/metering/budgets.py). The output cap a request gets when
+# neither its config nor its client sets one (it is sent as max_tokens); how long a
+# request waits for other requests' reservations before it is refused; how long a
+# reservation a process never settled (it died) is held before the sweep releases it.
+SESSION_DEFAULT_MAX_TOKENS = env.int("SESSION_DEFAULT_MAX_TOKENS", default=4096)
+SESSION_BUDGET_WAIT_SECONDS = env.float("SESSION_BUDGET_WAIT_SECONDS", default=30.0)
+SESSION_RESERVATION_TTL_SECONDS = env.int("SESSION_RESERVATION_TTL_SECONDS", default=900)
+# How long the gateway keeps trying to store a call's row (and its spend) while the
+# database is unreachable, before it answers 503.
+SETTLE_RETRY_SECONDS = env.float("SETTLE_RETRY_SECONDS", default=10.0)
 OUTPUT_SCHEMA_CACHE_SIZE = env.int("OUTPUT_SCHEMA_CACHE_SIZE", default=512)
 # Inline runs (`POST /runs?wait=true`) per server process: at most INLINE_RUNS_MAX at
 # once; a request waits up to INLINE_RUNS_WAIT_SECONDS for a slot, then gets 503 with

@@ -30,6 +30,8 @@ from django.db.models import Q
 
 from agents_llm.agents.models import AgentConfig, AgentLLMConfig, alias_key
 from agents_llm.agents.selectors import agent_llm_configs
+from agents_llm.metering import budgets, pricing
+from agents_llm.metering.budgets import Ask, Hold
 from agents_llm.metering.pricing import PriceSource, short
 from providers import backends, catalog
 from providers.catalog import Price, ProviderType, type_info
@@ -290,12 +292,48 @@ def redact(text: str, secret: str | None) -> str:
     return _WORD.sub(scrub, text).replace("\x00", "…" + secret[-4:])
 
 
-def worst_case_price(link: Link) -> Price | None:
-    """The most a token of `link` can cost, per 1k (None: unknown)."""
+def worst_case_price(link: Link, *, writes_cache: bool = False) -> Price | None:
+    """The most a prompt token and an output token of `link` can cost, per 1k (None:
+    unknown). A prompt token costs the input price; where the request can write the
+    vendor's cache (Anthropic's `cache_control`) the cache-write price, which is higher."""
     if link.offline:
         return Price(Decimal(0), Decimal(0))
     source = link.price
     if source.explicit:
         assert source.input_per_1k is not None and source.output_per_1k is not None
         return Price(max(source.input_per_1k, source.cached_input_per_1k or Decimal(0)), source.output_per_1k)
-    return catalog.worst_price_per_1k(link.provider_type, link.model_name)
+    if writes_cache:
+        return catalog.worst_price_per_1k(link.provider_type, link.model_name)
+    return catalog.price_per_1k(link.provider_type, link.model_name)
+
+
+# The meter of a call or run in a budgeted session ----------------------------------
+
+@dataclass
+class Meter:
+    """A call's or run's meter in its session: each vendor request reserves its worst
+    case before it is sent (waiting, up to SESSION_BUDGET_WAIT_SECONDS, while other
+    requests' reservations stand in the way); a failed request then holds only what the
+    vendor billed for it; the row of the call or run, when written, counts the spend
+    and releases the holds (agents_llm.metering.budgets decides)."""
+
+    session_id: Any
+    prompt_tokens: Callable[[Link], int]  # what the vendor of a link will count (or more)
+    writes_cache: bool = False
+    holds: list[Hold] = field(default_factory=list)
+
+    async def reserve(self, link: Link, max_tokens: int | None, *, prompt_tokens: int | None = None) -> Hold:
+        """Raises budgets.BudgetRefused when the request does not fit, or waited too long."""
+        ask = Ask(
+            prompt_tokens=self.prompt_tokens(link) if prompt_tokens is None else prompt_tokens, max_tokens=max_tokens,
+            price=worst_case_price(link, writes_cache=self.writes_cache), free=link.offline,
+        )
+        hold = await budgets.areserve(session_id=self.session_id, ask=ask)
+        self.holds.append(hold)
+        return hold
+
+    async def used(self, hold: Hold, link: Link, usage: pricing.TokenUsage) -> None:
+        """A request that ended holds only what the vendor billed for it."""
+        cost = pricing.price(link.price, usage).cost
+        await db_call(budgets.shrink, hold, usage.total, cost)
+        budgets.settled(self.session_id)

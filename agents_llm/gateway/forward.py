@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +30,13 @@ from agents_llm.agents.chain import Chain, Fallback, Link, moves_on
 from agents_llm.gateway import protocol, vendor_http
 from agents_llm.gateway.errors import GatewayError
 from agents_llm.gateway.protocol import ChatRequest
+from agents_llm.metering.budgets import BudgetRefused
 from agents_llm.metering.pricing import PriceSource, TokenUsage
-from agents_llm.metering.sessions import BudgetRefused, Reservation
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from agents_llm.gateway.budget import Meter
+    from agents_llm.agents.chain import Meter
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ class Answer:
     body: dict[str, Any] | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
     stream: aiohttp.ClientResponse | None = None
-    reservation: Reservation | None = None  # a stream's, settled when it ends
 
 
 @dataclass
@@ -87,16 +86,16 @@ async def run_chain(
 ) -> ChainResult:
     """Ask each model of the agent's chain in turn (agents_llm.agents.chain.Fallback).
     `max_tokens` is the client's output cap (used when the config sets none). With a
-    `meter`, each vendor request is first reserved in its session (which may refuse it,
-    or cap its output) and settled after."""
+    `meter`, each vendor request is first reserved in its session (which may make it
+    wait, refuse it, or cap its output); the call's row settles the reservations."""
     result = ChainResult()
     fallback: Fallback[Answer] = Fallback(chain)
 
     async def ask(link: Link) -> Answer:
-        cap, reservation = output_cap(link, max_tokens), None
+        cap, hold = output_cap(link, max_tokens), None
         if meter is not None:
-            reservation = await meter.reserve(link, cap)  # BudgetRefused ends the walk
-            cap = reservation.max_tokens
+            hold = await meter.reserve(link, cap)  # BudgetRefused ends the walk
+            cap = hold.max_tokens
         try:
             if link.offline:
                 answer = _offline(chain, req, link)
@@ -108,16 +107,12 @@ async def run_chain(
             failure = exc if isinstance(exc, AttemptFailed) else _unexpected(link, exc)
             if failure.usage is not None:
                 result.responses.append((link.price, failure.usage))
-            if meter is not None:
-                await meter.settle(reservation, link, failure.usage or TokenUsage())
+            if hold is not None:
+                await meter.used(hold, link, failure.usage or TokenUsage())
             raise failure from None
         fallback.record(link, status=None)
         if answer.stream is None:
             result.responses.append((link.price, answer.usage))
-            if meter is not None:
-                await meter.settle(reservation, link, answer.usage)
-        else:
-            answer.reservation = reservation
         return answer
 
     try:
@@ -144,6 +139,8 @@ async def run_chain(
 def _refusal_error(refusal: BudgetRefused) -> GatewayError:
     if refusal.code == "session_closed":
         return GatewayError(409, refusal.message, code="session_closed")
+    if refusal.code == "budget_wait_timeout":
+        return GatewayError(429, refusal.message, type="budget_wait_timeout", code="budget_wait_timeout")
     return GatewayError(402, refusal.message, type=refusal.code, code=refusal.code)
 
 
@@ -399,3 +396,17 @@ def estimate_prompt_tokens(req: ChatRequest) -> int:
     parts = [req.body.get("messages"), req.body.get("tools"), req.body.get("response_format")]
     size = len(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode())
     return size + TOKENS_PER_MESSAGE * len(req.messages) + TOKENS_PER_REQUEST
+
+
+def prompt_counter(req: ChatRequest) -> Callable[[Link], int]:
+    """What each link's vendor will count as the request's prompt tokens (or more),
+    counted once per request."""
+    bound = estimate_prompt_tokens(req)
+    return lambda link: bound
+
+
+
+def writes_cache(req: ChatRequest) -> bool:
+    """Whether the request asks the vendor to write its prompt cache (Anthropic's
+    `cache_control` marks), which costs more than a plain prompt token."""
+    return "cache_control" in json.dumps(req.body.get("messages"), separators=(",", ":"))

@@ -23,12 +23,12 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from agents_llm.agents.chain import AgentNotFound, Chain, achain_for_model
+from agents_llm.agents.chain import AgentNotFound, Chain, Meter, achain_for_model
 from agents_llm.agents.models import AgentConfig
 from agents_llm.gateway import forward, protocol
-from agents_llm.gateway.budget import Meter
 from agents_llm.gateway.errors import GatewayError, model_not_found, service_unavailable, unauthorized
-from agents_llm.metering import calls, pricing, sessions
+from agents_llm.metering import budgets, calls, pricing, sessions
+from agents_llm.metering.budgets import Hold
 from agents_llm.metering.calls import CallOutcome
 from agents_llm.metering.models import CallStatus, LLMCall, MeteredSession, SessionStatus
 from agents_llm.metering.pricing import TokenUsage
@@ -173,7 +173,8 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         return exc.response()
     meter = None
     if caller.session_id is not None:
-        meter = Meter(session_id=caller.session_id, prompt_tokens=forward.estimate_prompt_tokens(req))
+        meter = Meter(session_id=caller.session_id, prompt_tokens=forward.prompt_counter(req),
+                      writes_cache=forward.writes_cache(req))
     result = await forward.run_chain(route, req, max_tokens=req.max_tokens, meter=meter)
     outcome = CallOutcome(
         agent_id=route.agent_id, alias=req.model, user_id=caller.user_id, session_id=caller.session_id,
@@ -186,7 +187,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         outcome.status = CallStatus.REFUSED if result.refused else CallStatus.FAILED
         outcome.error_code, outcome.error = error.code or "", error.message
         _settle(outcome, result, started)
-        call = await _recorded(outcome)
+        call = await _recorded(outcome, meter)
         return _headers(error.response(), route, outcome, call.pk, "")
     target = answer.target
     outcome.status = CallStatus.SUCCEEDED
@@ -195,7 +196,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     _settle(outcome, result, started)
     if answer.stream is not None:
         return await _relay(route, req, answer, result, outcome, started, meter)
-    call = await _recorded(outcome)
+    call = await _recorded(outcome, meter)
     assert answer.body is not None
     if req.stream:  # a whole answer (offline, translated), framed as OpenAI streams it
         response: HttpResponse = StreamingHttpResponse(
@@ -212,20 +213,44 @@ async def _frames(frames: list[bytes]) -> Any:
         yield frame
 
 
-async def _recorded(outcome: CallOutcome) -> LLMCall:
-    """The call's row, stored even if the client goes now."""
-    return await asyncio.shield(db_call(_record, outcome))
+async def _recorded(outcome: CallOutcome, meter: Meter | None, holds: list[Hold] | None = None) -> LLMCall:
+    """The call's row, with its spend counted in its session and its holds (default:
+    all the meter's) released, in one transaction; stored even if the client goes now."""
+    if holds is None:
+        holds = meter.holds if meter is not None else []
+    call = await asyncio.shield(_durably(_record, outcome, holds))
+    if outcome.session_id is not None:
+        budgets.settled(outcome.session_id)
+    return call
 
 
-def _record(outcome: CallOutcome) -> LLMCall:
-    call = calls.call_record(outcome)
+async def _durably(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run `fn` on a database thread; while the database is unreachable (a restart, a
+    connection it ended), try again for up to SETTLE_RETRY_SECONDS. A transaction that
+    failed changed nothing, so trying it again cannot count a call twice."""
+    deadline = time.monotonic() + settings.SETTLE_RETRY_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            return await db_call(fn, *args)
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("%s failed (%s); trying again in %.2f s", fn.__name__, type(exc).__name__, pause)
+            await db_call(recover_pool)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+def _record(outcome: CallOutcome, holds: list[Hold]) -> LLMCall:
+    call = calls.call_record(outcome, holds)
     if outcome.session_id is not None:
         sessions.session_publish(outcome.session_id)
     return call
 
 
-def _complete(call_id: int, outcome: CallOutcome) -> None:
-    calls.call_update(call_id, outcome)
+def _complete(call_id: int, outcome: CallOutcome, holds: list[Hold], recorded: tuple[int, Any]) -> None:
+    calls.call_update(call_id, outcome, holds, recorded=recorded)
     if outcome.session_id is not None:
         sessions.session_publish(outcome.session_id)
 
@@ -235,8 +260,17 @@ async def _relay(
     outcome: CallOutcome, started: float, meter: Meter | None,
 ) -> HttpResponse:
     """A pass-through stream: the call's row is written before the first byte (its id
-    is a header) and completed with the stream's usage when it ends."""
-    call = await db_call(calls.call_record, outcome)
+    is a header) and completed with the stream's usage when it ends. The stream's own
+    hold is released then; the failed attempts' ones with the first write."""
+    holds = meter.holds if meter is not None else []
+    before, own = holds[:-1], holds[-1:]
+    try:
+        call = await _recorded(outcome, meter, before)
+    except BaseException:
+        assert answer.stream is not None
+        answer.stream.release()
+        raise
+    recorded = (outcome.usage.total, outcome.cost)
     target = answer.target
 
     async def events() -> Any:
@@ -252,9 +286,12 @@ async def _relay(
             if not finished:
                 outcome.status, outcome.error_code = CallStatus.FAILED, "stream_interrupted"
                 outcome.error = "The stream ended before the vendor finished it (client gone or vendor cut off)."
-            if meter is not None:
-                await meter.settle(answer.reservation, target, usage)
-            await db_call(_complete, call.pk, outcome)
+            try:
+                await asyncio.shield(_durably(_complete, call.pk, outcome, own, recorded))
+            except (OperationalError, InterfaceError) as exc:  # the sweep releases its hold
+                logger.error("call %s: its stream's usage could not be stored (%s)", call.pk, type(exc).__name__)
+            if outcome.session_id is not None:
+                budgets.settled(outcome.session_id)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -1,4 +1,5 @@
-"""The record of every gateway call."""
+"""The record of every gateway call, and its spend in its session: one transaction
+writes the row, counts what it cost and releases what its requests had reserved."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
+from agents_llm.metering import budgets
+from agents_llm.metering.budgets import Hold
 from agents_llm.metering.models import CallStatus, LLMCall
 from agents_llm.metering.pricing import TokenUsage, short
 
@@ -52,11 +56,33 @@ class CallOutcome:
         }
 
 
-def call_record(outcome: CallOutcome) -> LLMCall:
-    """Store one gateway call (one row per client request)."""
-    return LLMCall.objects.create(**outcome.fields())
+def call_record(outcome: CallOutcome, holds: list[Hold] | None = None) -> LLMCall:
+    """Store one gateway call (one row per client request), count its spend in its
+    session and release `holds`, at once."""
+    with transaction.atomic():
+        call = LLMCall.objects.create(**outcome.fields())
+        if outcome.session_id is not None:
+            budgets.account(
+                session_id=outcome.session_id, holds=holds or [], tokens=outcome.usage.total, usd=outcome.cost,
+                unpriced=int(outcome.cost is None),
+            )
+    return call
 
 
-def call_update(call_id: int, outcome: CallOutcome) -> None:
-    """Complete a streamed call's row once its stream has ended."""
-    LLMCall.objects.filter(pk=call_id).update(**outcome.fields())
+def call_update(call_id: int, outcome: CallOutcome, holds: list[Hold], *, recorded: tuple[int, Decimal | None]) -> None:
+    """Complete a streamed call's row once its stream has ended: the spend beyond what
+    the row `recorded` (tokens, cost) when the stream began is counted with it."""
+    tokens, cost = recorded
+    with transaction.atomic():
+        LLMCall.objects.filter(pk=call_id).update(**outcome.fields())
+        if outcome.session_id is not None:
+            if cost is None:  # unknown stays unknown: counted once already
+                usd, unpriced = Decimal(0), 0
+            elif outcome.cost is None:
+                usd, unpriced = -cost, 1
+            else:
+                usd, unpriced = outcome.cost - cost, 0
+            budgets.account(
+                session_id=outcome.session_id, holds=holds, tokens=outcome.usage.total - tokens, usd=usd,
+                unpriced=unpriced,
+            )

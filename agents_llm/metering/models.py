@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from providers.models import LLMProvider
+
+# Money a session adds up is stored as an integer count of these: sums and comparisons
+# in SQL are then exact on every database (SQLite keeps decimals as floating point).
+MONEY_UNITS_PER_USD = 10**8
+
+
+class MoneyField(models.BigIntegerField):
+    """US dollars to eight places, stored as an integer count of 10⁻⁸ USD; read and
+    written as Decimal. In expressions wrap values with `money()`."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
+        return None if value is None else Decimal(int(value)).scaleb(-8)
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(str(value))
+
+    def get_prep_value(self, value: Any) -> int | None:
+        if value is None or hasattr(value, "resolve_expression"):
+            return value
+        return int((Decimal(str(value)) * MONEY_UNITS_PER_USD).to_integral_value())
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return models.DecimalField(max_digits=18, decimal_places=8).formfield(**kwargs)
+
+
+def money(value: Decimal) -> models.Value:
+    return models.Value(value, output_field=MoneyField())
 
 
 class SessionStatus(models.TextChoices):
@@ -24,17 +56,19 @@ class MeteredSession(models.Model):
 
     `spent_*` and `reserved_*` only change through conditional UPDATEs in
     agents_llm.metering, so concurrent calls in any number of processes can never
-    together reserve more than the budget."""
+    together reserve more than the budget. `reserved_*` is the sum of the session's
+    Reservation rows; `spent_*` the sum of its calls' and runs' rows: each changes in
+    the transaction that writes those rows."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="metered_sessions")
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.OPEN)
-    budget_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    budget_usd = MoneyField(null=True, blank=True)
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
-    spent_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    spent_usd = MoneyField(default=0)
     spent_tokens = models.PositiveBigIntegerField(default=0)
-    reserved_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    reserved_usd = MoneyField(default=0)
     reserved_tokens = models.PositiveBigIntegerField(default=0)
     # Spend whose price is unknown cannot be added up: counted, so totals say so.
     unpriced_calls = models.PositiveIntegerField(default=0)
@@ -43,6 +77,10 @@ class MeteredSession(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Who changed a budget, and when (spend and reservations change by UPDATE: not here).
+    history = HistoricalRecords(excluded_fields=[
+        "spent_usd", "spent_tokens", "reserved_usd", "reserved_tokens", "unpriced_calls", "token_hash", "metadata",
+    ])
 
     class Meta:
         db_table = "metered_sessions"
@@ -63,6 +101,25 @@ class MeteredSession(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Reservation(models.Model):
+    """The worst case of one vendor request in flight (or of requests made but not yet
+    recorded) in a budgeted session, held in `MeteredSession.reserved_*` until the
+    call's or run's row is written. A process that dies leaves its rows behind: the
+    sweep (sessions.reservations_release_expired) releases them once expired."""
+
+    session = models.ForeignKey(MeteredSession, on_delete=models.CASCADE, related_name="reservations")
+    tokens = models.PositiveBigIntegerField()
+    usd = MoneyField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "metered_reservations"
+
+    def __str__(self) -> str:
+        return f"reservation {self.pk}: {self.tokens} tokens, ${self.usd}"
 
 
 class CallStatus(models.TextChoices):

@@ -18,11 +18,15 @@ from typing import Any
 
 from django.conf import settings
 from pydantic_ai import Agent
-from pydantic_ai.models import Model
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse
+from pydantic_ai.models import Model, ModelRequestParameters
+from pydantic_ai.models.wrapper import WrapperModel
+from pydantic_ai.settings import ModelSettings
 
 from agents_llm import output_schema
-from agents_llm.agents.chain import Chain, Link, build_chain
+from agents_llm.agents.chain import Chain, Link, Meter, build_chain
 from agents_llm.agents.models import AgentConfig, AgentTaskAssignment, TaskConfig
+from agents_llm.metering.pricing import TokenUsage
 from providers import backends
 from tradingagents import versions
 
@@ -47,8 +51,37 @@ class RuntimeAgent:
     models: dict[int, Model]
     source: Chain  # the target's chain it was built from
 
-    def model(self, link: Link) -> Model:
-        return self.models[id(link)]
+    def model(self, link: Link, meter: Meter | None = None) -> Model:
+        model = self.models[id(link)]
+        return model if meter is None else MeteredModel(model, meter, link)
+
+
+class MeteredModel(WrapperModel):
+    """A run's model in a session: each request reserves its worst case first (its
+    prompt bounded by its UTF-8 size: a byte-level BPE token covers at least one byte;
+    its output by the cap the reservation was sized on, which is sent), then holds what
+    it used until the run's row is written."""
+
+    def __init__(self, wrapped: Model, meter: Meter, link: Link) -> None:
+        super().__init__(wrapped)
+        self.meter, self.link = meter, link
+
+    async def request(
+        self, messages: list[ModelMessage], model_settings: ModelSettings | None, params: ModelRequestParameters,
+    ) -> ModelResponse:
+        tools = [dataclasses.asdict(tool) for tool in [*params.function_tools, *params.output_tools]]
+        prompt = len(ModelMessagesTypeAdapter.dump_json(messages)) + len(repr(tools).encode())
+        cap = (model_settings or {}).get("max_tokens")
+        hold = await self.meter.reserve(self.link, cap, prompt_tokens=prompt)
+        if hold.max_tokens and hold.max_tokens != cap:
+            model_settings = {**(model_settings or {}), "max_tokens": hold.max_tokens}
+        try:
+            response = await self.wrapped.request(messages, model_settings, params)
+        except Exception:  # a cancelled request keeps its hold until the run's row is written
+            await self.meter.used(hold, self.link, TokenUsage())
+            raise
+        await self.meter.used(hold, self.link, TokenUsage.from_pydantic(response.usage))
+        return response
 
 
 class AgentRegistry:

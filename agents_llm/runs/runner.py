@@ -31,9 +31,10 @@ from pydantic_ai.messages import ModelResponse
 from pydantic_ai.usage import RunUsage
 
 from agents_llm import output_schema
-from agents_llm.agents.chain import AttemptFailed, Fallback, Link
+from agents_llm.agents.chain import AttemptFailed, Fallback, Link, Meter
 from agents_llm.agents.models import AgentConfig, AgentTaskAssignment, TaskConfig
-from agents_llm.metering import sessions
+from agents_llm.metering import budgets, sessions
+from agents_llm.metering.budgets import BudgetRefused
 from agents_llm.metering.pricing import COST_PLACES, PriceSource, TokenUsage, price_all, short
 from agents_llm.runs import registry
 from agents_llm.runs.models import AgentRun, RunStatus
@@ -182,6 +183,8 @@ class Outcome:
     output: Any = None
     answered_by: Link | None = None
     error: str = ""
+    # What the run's model requests reserved in its session, released with its row.
+    holds: list[budgets.Hold] = field(default_factory=list)
 
 
 def run_execute(*, run_id: int) -> AgentRun:
@@ -306,13 +309,17 @@ async def _execute(runtime: registry.RuntimeAgent, run: AgentRun, outcome: Outco
     registry.offline_input.set(run.input)  # the offline model echoes matching input keys
     timeout = run.task.timeout_seconds
     fallback: Fallback[Any] = Fallback(runtime.chain)
+    meter = None
+    if run.session_id is not None:
+        meter = Meter(session_id=run.session_id, prompt_tokens=lambda link: 0)
+        outcome.holds = meter.holds
 
     async def ask(link: Link) -> Any:
         usage = RunUsage()
         with capture_run_messages() as messages:
             try:
-                result = await runtime.agent.run(run.prompt, model=runtime.model(link), usage=usage)
-            except asyncio.CancelledError:  # the task's timeout: recorded below
+                result = await runtime.agent.run(run.prompt, model=runtime.model(link, meter), usage=usage)
+            except (asyncio.CancelledError, BudgetRefused):  # the task's timeout, the budget: recorded below
                 _count(link, messages, usage, outcome)
                 raise
             except Exception as exc:  # any failure of this model moves on to the next one
@@ -334,6 +341,9 @@ async def _execute(runtime: registry.RuntimeAgent, run: AgentRun, outcome: Outco
             fallback.current, "RunTimeout", f"The run exceeded the task's timeout of {timeout:g} s.",
             input_tokens=0, output_tokens=0,
         )
+    except BudgetRefused as refusal:  # the session's budget ends the run: no other model would fit either
+        answered = None
+        fallback.record(fallback.current, "BudgetRefused", refusal.message, input_tokens=0, output_tokens=0)
     outcome.attempts = fallback.attempts
     if answered is not None:
         outcome.answered_by, output = answered
@@ -369,9 +379,15 @@ RESULT_FIELDS = (
 def _finish(run: AgentRun, outcome: Outcome, latency_ms: int) -> None:
     """Store a run's result, count it in its session, and tell watchers."""
     used = _result(run, outcome, latency_ms)
-    run.save(update_fields=RESULT_FIELDS)
-    if run.session_id is not None:
-        sessions.settle(reservation=None, session_id=run.session_id, usage=used, cost=run.cost)
+    if run.session_id is None:
+        run.save(update_fields=RESULT_FIELDS)
+    else:
+        with transaction.atomic():  # the run's row and its spend in its session, at once
+            run.save(update_fields=RESULT_FIELDS)
+            budgets.account(
+                session_id=run.session_id, holds=outcome.holds, tokens=used.total, usd=run.cost,
+                unpriced=int(run.cost is None),
+            )
         sessions.session_publish(run.session_id)
     provider_name = outcome.answered_by.provider_name if outcome.answered_by else ""
     events.publish("runs", "run.finished", run.pk, run_event_data(run, provider_name=provider_name))
