@@ -9,6 +9,8 @@ answers), optionally reporting cached and reasoning tokens.
 Per vendor model name a script of steps, one per request, the last repeating:
     {"auto": True}              the schema-honouring answer described above (default)
     {"text": "..."}             this text as the content
+    {"report": n}               a report of n words (one token each), cut at the request's
+                                max_tokens / max_completion_tokens (finish_reason "length")
     {"raw": "..."}              these characters as the content (e.g. broken JSON)
     {"tool": name, "arguments": "..."}   a call to `name` with these exact arguments
     {"status": 500}             an HTTP error with an OpenAI error body ("message" optional)
@@ -151,6 +153,10 @@ class FakeChat(Loopback):
             return {"role": "assistant", "content": step["raw"]}, "stop"
         if "text" in step:
             return {"role": "assistant", "content": step["text"]}, "stop"
+        if "report" in step:
+            cap = body.get("max_completion_tokens") or body.get("max_tokens") or step["report"]
+            words = min(step["report"], cap)
+            return {"role": "assistant", "content": " ".join(["buy"] * words)}, "length" if words < step["report"] else "stop"
         tools = {t["function"]["name"]: t["function"].get("parameters", {}) for t in body.get("tools") or []}
         choice = body.get("tool_choice")
         forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
@@ -167,7 +173,10 @@ class FakeChat(Loopback):
     def usage(self, raw: bytes, message: dict[str, Any]) -> dict[str, Any]:
         prompt = math.ceil(len(raw) / 4)
         answered = (message.get("content") or "") + json.dumps(message.get("tool_calls") or "")
-        completion = max(1, math.ceil(len(answered) / 4)) + self.reasoning_tokens
+        if answered.startswith("buy buy") and not message.get("tool_calls"):  # a report: a token a word
+            completion = len(answered.split()) + self.reasoning_tokens
+        else:
+            completion = max(1, math.ceil(len(answered) / 4)) + self.reasoning_tokens
         return {
             "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},

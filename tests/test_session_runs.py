@@ -67,3 +67,29 @@ def test_a_run_in_someone_elses_or_a_closed_session_is_refused_naming_the_field(
         assert response.json()["errors"][0]["loc"] == ["body", "session"]
     assert AgentRun.objects.count() == 0
     assert MeteredSession.objects.get(pk=mine.pk).spent_tokens == 0
+
+
+def test_a_run_reserves_before_each_model_request_and_one_that_does_not_fit_is_stopped_before_it(
+    runner_caller, offline_provider, task,
+):
+    from agents_llm.agents.services import assignment_create
+
+    analyst = make_agent("market_analyst", offline_provider, "offline")
+    assignment_create(agent=analyst, task=task)
+    roomy, _ = session_create(owner=runner_caller, name="roomy", budget_tokens=100000)
+    tight, _ = session_create(owner=runner_caller, name="tight", budget_tokens=50)
+    api = client_for(runner_caller)
+    body = {"agent": "market_analyst", "task": "trade-signal", "input": {"ticker": "NVDA"}}
+
+    ran = api.call("POST", "/runs?wait=true", {**body, "session": str(roomy.pk)})
+    stopped = api.call("POST", "/runs?wait=true", {**body, "session": str(tight.pk)})
+
+    assert ran.json()["status"] == "succeeded", ran.content
+    assert stopped.json()["status"] == "failed"
+    assert "BudgetRefused" in stopped.json()["error"] and "Budget exceeded in session 'tight'" in stopped.json()["error"]
+    for session in (roomy, tight):
+        session.refresh_from_db()
+        run = AgentRun.objects.get(session=session)
+        assert session.spent_tokens == run.input_tokens + run.output_tokens
+        assert (session.reserved_tokens, session.reserved_usd) == (0, 0)
+    assert tight.spent_tokens == 0 and tight.status == "over_budget"

@@ -26,6 +26,7 @@ router = Router(tags=["sessions"])
 
 SessionStatusName = Literal[tuple(SessionStatus.values)]  # type: ignore[valid-type]
 GATEWAY_PERM = "agents_llm.use_gateway"
+CHANGE_PERM = "agents_llm.change_meteredsession"
 
 
 class SessionIn(Schema):
@@ -33,6 +34,11 @@ class SessionIn(Schema):
     budget_usd: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=8, description="USD, e.g. \"0.50\".")
     budget_tokens: int | None = Field(None, ge=1, le=2**62, description="Input plus output tokens.")
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionPatch(Schema):
+    budget_usd: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=8, description="null removes it.")
+    budget_tokens: int | None = Field(None, ge=1, le=2**62, description="null removes it.")
 
 
 class SessionOut(Schema):
@@ -91,11 +97,15 @@ class SessionFilters(Schema):
 
 
 def _own(request: HttpRequest, session_id: str) -> MeteredSession:
+    return _find(selectors.sessions_with_counts().filter(owner_id=request.auth.pk), session_id)
+
+
+def _find(qs: QuerySet[MeteredSession], session_id: str) -> MeteredSession:
     try:
         key = uuid.UUID(session_id)
     except ValueError:
         key = None
-    return get_object_or_404(selectors.sessions_with_counts().filter(owner_id=request.auth.pk), pk=key)
+    return get_object_or_404(qs, pk=key)
 
 
 @router.post("/sessions", response={201: SessionCreatedOut, **WRITE_ERRORS})
@@ -123,6 +133,20 @@ def get_session(request: HttpRequest, session_id: str = Path(..., max_length=64)
     session = _own(request, session_id)
     session.by_agent = selectors.session_by_agent(session.pk)
     return session
+
+
+@router.patch("/sessions/{session_id}", response={200: SessionOut, **WRITE_ERRORS})
+def update_session(request: HttpRequest, payload: SessionPatch, session_id: str = Path(..., max_length=64)):
+    """Change a session's budgets (the owner, or a user who may change sessions).
+    Changing a budget re-opens an over-budget session; the change is kept in the
+    session's history."""
+    if request.auth.has_perm(CHANGE_PERM):
+        session = _find(selectors.sessions_with_counts(), session_id)
+    else:
+        require_perm(request, GATEWAY_PERM)
+        session = _own(request, session_id)
+    metering.session_set_budget(session=session, changes=payload.dict(exclude_unset=True), user=request.auth)
+    return _find(selectors.sessions_with_counts(), session_id)
 
 
 @router.post("/sessions/{session_id}/close", response={200: SessionOut, **WRITE_ERRORS})
