@@ -10,7 +10,7 @@ import json
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agents_llm.metering import tokens
@@ -271,3 +271,21 @@ def test_the_utf8_bound_is_never_below_the_exact_o200k_count(messages, functions
     bound = count_prompt("anthropic", "claude-sonnet-4-0", body)
     assert bound.tokens >= exact.tokens
     assert count_prompt("mistral", "mistral-large-latest", body).tokens == bound.tokens
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
+        ["role", "content", "type", "text", "name", "function", "parameters", "properties", "enum", "items",
+         "tool_calls", "image_url", "detail", "json_schema", "schema", "required", "x"]), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.dictionaries(st.sampled_from(["messages", "tools", "functions", "tool_choice", "response_format", "model"]),
+                            json_value | st.lists(json_value, max_size=4), max_size=5))
+@example(body={"tools": [{"function": {"name": "f"}}], "tool_choice": {"function": "f"}})
+def test_any_json_body_is_counted_without_an_error(body):
+    for provider_type, model in (("openai", "gpt-4o"), ("openai", "o3"), ("anthropic", "claude-sonnet-4-0")):
+        assert count_prompt(provider_type, model, body).tokens >= 3
