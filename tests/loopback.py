@@ -26,6 +26,19 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _events(self, payloads: list[dict[str, Any]]) -> None:
+        """Server-sent events, one a payload, then `[DONE]`; the connection closes."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for payload in payloads:
+            self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        self.close_connection = True
+
 
 class CountingServer(ThreadingHTTPServer):
     accepted = 0  # connections accepted so far
