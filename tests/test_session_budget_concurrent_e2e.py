@@ -72,3 +72,33 @@ def test_a_usd_budget_holds_under_50_concurrent_calls(caller, vendor, vendor_pro
 
     _check(responses, session)
     assert 0 < session.spent_usd <= Decimal("0.012")
+
+
+def test_40_concurrent_calls_into_a_budget_that_fits_20_by_their_usage_admit_at_least_15(caller, vendor, vendor_provider):
+    """Calls that do not fit beside the reservations of calls in flight wait for them;
+    only what is spent plus a call's own worst case refuses it."""
+    make_agent("trader", vendor_provider, "vendor-trader",
+               cost_per_1k_input_tokens=Decimal("0.01"), cost_per_1k_output_tokens=Decimal("0.03"))
+    vendor.script("vendor-trader", {"report": 1000})  # report-sized answers, cut at max_tokens
+    body = {"model": "trader", "messages": [{"role": "user", "content": "A signal for NVDA, briefly."}], "max_tokens": 100}
+    _, unbudgeted = session_create(owner=caller, name="one call alone")
+    with running_servers(1) as ports:  # what one call uses
+        alone = httpx.post(f"http://127.0.0.1:{ports[0]}/v1/chat/completions", json=body, timeout=60,
+                           headers={"Authorization": f"Bearer {unbudgeted}"})
+        per_call = alone.json()["usage"]["total_tokens"]
+        session, token = session_create(owner=caller, name="fits 20", budget_tokens=20 * per_call)
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            responses = list(pool.map(lambda _: httpx.post(
+                f"http://127.0.0.1:{ports[0]}/v1/chat/completions", json=body,
+                headers={"Authorization": f"Bearer {token}"}, timeout=90,
+            ), range(40)))
+
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 402}, statuses
+    assert statuses.count(200) >= 15, statuses
+    assert all(r.json()["error"]["code"] == "budget_exceeded" for r in responses if r.status_code == 402)
+    session.refresh_from_db()
+    calls = LLMCall.objects.filter(session=session)
+    totals = calls.aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
+    assert session.spent_tokens == totals["i"] + totals["o"] <= 20 * per_call
+    assert (session.reserved_tokens, session.reserved_usd) == (0, 0)

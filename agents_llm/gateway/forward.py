@@ -30,6 +30,7 @@ from agents_llm.agents.chain import Chain, Fallback, Link, moves_on
 from agents_llm.gateway import protocol, vendor_http
 from agents_llm.gateway.errors import GatewayError
 from agents_llm.gateway.protocol import ChatRequest
+from agents_llm.metering import tokens
 from agents_llm.metering.budgets import BudgetRefused
 from agents_llm.metering.pricing import PriceSource, TokenUsage
 
@@ -399,11 +400,18 @@ def estimate_prompt_tokens(req: ChatRequest) -> int:
 
 
 def prompt_counter(req: ChatRequest) -> Callable[[Link], int]:
-    """What each link's vendor will count as the request's prompt tokens (or more),
-    counted once per request."""
-    bound = estimate_prompt_tokens(req)
-    return lambda link: bound
+    """What each link's vendor will count as the request's prompt tokens, or more
+    (agents_llm.metering.tokens: exact for OpenAI models, a UTF-8 bound for others);
+    counted once per request and way of counting."""
+    counted: dict[str | None, int] = {}
 
+    def count(link: Link) -> int:
+        way = tokens.openai_encoding(link.provider_type, link.model_name)
+        if way not in counted:
+            counted[way] = tokens.count_prompt(link.provider_type, link.model_name, req.body).tokens
+        return counted[way]
+
+    return count
 
 
 def writes_cache(req: ChatRequest) -> bool:

@@ -53,13 +53,10 @@ about 3-4 ms with the tokenizer, well under 1 ms for the byte bound.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 import math
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 O200K = "o200k_base"
@@ -123,50 +120,47 @@ class PromptCount:
 
 
 @cache
-def _bindings() -> Any:
-    """bpe-openai's Rust extension, loaded alone. The package's own __init__ builds
-    Python dicts of every encoding's ranks (about 70 MB and a second) that counting
-    never uses, and its tiktoken-like wrapper refuses texts over 1,000,000 characters or
-    200,000 tokens and builds a token list only to count it."""
-    spec = importlib.util.find_spec("bpe_openai")  # finds the package, runs none of it
-    found = sorted(Path(spec.submodule_search_locations[0]).glob("_bindings*.so")) if spec else []
-    if not found:  # another layout than the pinned wheel's
-        from bpe_openai import _bindings as module
-
-        return module
-    loader = importlib.machinery.ExtensionFileLoader("bpe_openai._bindings", str(found[0]))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
-
-
-@cache
 def _tokenizer(encoding: str) -> Any:
-    return _bindings().tokenizer_for_encoding(encoding)
+    """bpe-openai's tiktoken-like Encoding (its public API). Building one takes about
+    a second and 70 MB, once per process, on the first request that needs it."""
+    import bpe_openai
+
+    return bpe_openai.get_encoding(encoding)
 
 
 def preload() -> None:
-    """Load both tokenizers now (about 0.1 s and 95 MB, once per process: o200k_base
-    66 MB, cl100k_base 30 MB) rather than in the first request that needs one."""
+    """Load both tokenizers now rather than in the first request that needs one."""
     for encoding in (O200K, CL100K):
         _tokenizer(encoding)
 
 
 def count_text(text: str, encoding: str = O200K) -> int:
     """The tokens of `text` in `encoding` (special-token text counts as ordinary text,
-    as the API treats it)."""
+    as the API treats it). A text past the tokenizer's limits (a million characters)
+    is bounded by its UTF-8 size."""
     if not text:
         return 0
-    try:
-        return _tokenizer(encoding).count(text)
-    except UnicodeEncodeError:  # lone surrogates: what the API would receive
-        return _tokenizer(encoding).count(text.encode("utf-8", "replace").decode("utf-8"))
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates: what the API would receive
+    total, start = 0, 0
+    while start < len(text):  # the wrapper takes at most a million characters at once
+        end = len(text) if len(text) - start <= CHUNK_CHARS else text.rfind(" ", start + 1, start + CHUNK_CHARS)
+        end = start + CHUNK_CHARS if end <= start else end  # cut before a space: pieces never count less
+        try:
+            total += len(_tokenizer(encoding).encode_ordinary(text[start:end]))
+        except Exception:  # noqa: BLE001 - bpe_openai's TokenLimitError and kin: never undercount
+            total += len(text[start:end].encode())
+        start = end
+    return total
+
+
+# The longest text given to the tokenizer at once (its wrapper refuses 1,000,000).
+CHUNK_CHARS = 500_000
 
 
 def truncate_text(text: str, max_tokens: int, encoding: str = O200K) -> str:
     """The longest prefix of `text`, cut at a token boundary, of at most `max_tokens`."""
     tokenizer = _tokenizer(encoding)
-    ids = tokenizer.encode(text)
+    ids = tokenizer.encode_ordinary(text)
     while True:
         prefix = tokenizer.decode(list(ids[:max_tokens]))
         if count_text(prefix, encoding) <= max_tokens:
