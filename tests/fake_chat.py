@@ -57,6 +57,8 @@ class FakeChat(Loopback):
     requests: list[Seen] = field(default_factory=list)
     cached_tokens: int = 0  # reported as prompt_tokens_details.cached_tokens
     reasoning_tokens: int = 0
+    # Count usage as OpenAI counts gpt-4o's (agents_llm.metering.tokens), not by size.
+    count_like_openai: bool = False
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -171,6 +173,8 @@ class FakeChat(Loopback):
         return {"role": "assistant", "content": "A plain answer from the fake vendor."}, "stop"
 
     def usage(self, raw: bytes, message: dict[str, Any]) -> dict[str, Any]:
+        if self.count_like_openai:
+            return self._openai_usage(json.loads(raw), message)
         prompt = math.ceil(len(raw) / 4)
         answered = (message.get("content") or "") + json.dumps(message.get("tool_calls") or "")
         if answered.startswith("buy buy") and not message.get("tool_calls"):  # a report: a token a word
@@ -182,6 +186,17 @@ class FakeChat(Loopback):
             "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt)},
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
+
+
+    def _openai_usage(self, body: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+        from agents_llm.metering import tokens
+
+        prompt = tokens.count_prompt("openai", "gpt-4o", body).tokens
+        completion = tokens.count_text(message.get("content") or "") + sum(
+            tokens.count_text(call["function"]["name"] + call["function"]["arguments"]) + 3
+            for call in message.get("tool_calls") or []
+        )
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _call(name: str, arguments: str) -> dict[str, Any]:
