@@ -10,7 +10,8 @@ Per vendor model name a script of steps, one per request, the last repeating:
     {"auto": True}              the schema-honouring answer described above (default)
     {"text": "..."}             this text as the content
     {"report": n}               a report of n words (one token each), cut at the request's
-                                max_tokens / max_completion_tokens (finish_reason "length")
+                                max_tokens / max_completion_tokens (finish_reason "length");
+                                a request that binds one tool gets the "auto" tool call
     {"raw": "..."}              these characters as the content (e.g. broken JSON)
     {"tool": name, "arguments": "..."}   a call to `name` with these exact arguments
     {"status": 500}             an HTTP error with an OpenAI error body ("message" optional)
@@ -155,7 +156,7 @@ class FakeChat(Loopback):
             return {"role": "assistant", "content": step["raw"]}, "stop"
         if "text" in step:
             return {"role": "assistant", "content": step["text"]}, "stop"
-        if "report" in step:
+        if "report" in step and not _one_tool(body):  # a structured role's one tool is called as in "auto"
             cap = body.get("max_completion_tokens") or body.get("max_tokens") or step["report"]
             words = min(step["report"], cap)
             return {"role": "assistant", "content": " ".join(["buy"] * words)}, "length" if words < step["report"] else "stop"
@@ -197,6 +198,11 @@ class FakeChat(Loopback):
             for call in message.get("tool_calls") or []
         )
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _one_tool(body: dict[str, Any]) -> bool:
+    tools = body.get("tools") or []
+    return isinstance(body.get("tool_choice"), dict) or (len(tools) == 1 and body.get("tool_choice") != "none")
 
 
 def _call(name: str, arguments: str) -> dict[str, Any]:

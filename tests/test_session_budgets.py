@@ -213,7 +213,7 @@ def test_a_call_whose_row_cannot_be_written_leaves_no_spend_and_its_hold_is_swep
 
     make_agent("trader", vendor_provider, "vendor-trader")
     session, token = session_create(owner=caller, name="db gone", budget_tokens=10000)
-    monkeypatch.setattr("django.conf.settings.SETTLE_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr("django.conf.settings.DB_RETRY_SECONDS", 0.2)
 
     def database_gone(*args, **kwargs):
         raise OperationalError("the server closed the connection")

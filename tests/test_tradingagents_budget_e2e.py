@@ -53,7 +53,11 @@ def world(caller, counting_vendor) -> str:  # noqa: F811
 
 
 def _analyse(tmp_path, server: str, token: str, session: MeteredSession) -> dict:
-    return run_driver(tmp_path, *configure_args(f"{server}/v1", token, session=str(session.pk)))
+    # A folder per analysis: a second one in the same folder would first resolve the
+    # first's outcome (TradingAgents' memory log), which needs market data from the network.
+    workdir = tmp_path / str(session.pk)
+    workdir.mkdir()
+    return run_driver(workdir, *configure_args(f"{server}/v1", token, session=str(session.pk)))
 
 
 def _spent(session: MeteredSession) -> MeteredSession:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import threading
 import time
@@ -30,8 +31,9 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -45,6 +47,25 @@ async def db_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
     call = functools.partial(_with_checked_connection, fn, args, kwargs)
     return await asyncio.get_running_loop().run_in_executor(_executor(), call)
+
+
+async def db_call_durably(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`db_call` for one transaction that must not be lost to a connection the server
+    ended (a restart, pg_terminate_backend): while the database is unreachable, tried
+    again for up to DB_RETRY_SECONDS. A transaction that failed changed nothing, so
+    trying it again cannot apply it twice."""
+    deadline = time.monotonic() + settings.DB_RETRY_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            return await db_call(fn, *args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("%s failed (%s); trying again in %.2f s", getattr(fn, "__name__", fn), type(exc).__name__, pause)
+            await db_call(recover_pool)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def _with_checked_connection(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

@@ -237,9 +237,9 @@ LLM_REQUEST_TIMEOUT_SECONDS = env.float("LLM_REQUEST_TIMEOUT_SECONDS", default=6
 SESSION_DEFAULT_MAX_TOKENS = env.int("SESSION_DEFAULT_MAX_TOKENS", default=4096)
 SESSION_BUDGET_WAIT_SECONDS = env.float("SESSION_BUDGET_WAIT_SECONDS", default=30.0)
 SESSION_RESERVATION_TTL_SECONDS = env.int("SESSION_RESERVATION_TTL_SECONDS", default=900)
-# How long the gateway keeps trying to store a call's row (and its spend) while the
-# database is unreachable, before it answers 503.
-SETTLE_RETRY_SECONDS = env.float("SETTLE_RETRY_SECONDS", default=10.0)
+# How long a budget's reservation, and a call's row with its spend, are tried again
+# while the database is unreachable (a restart, a connection it ended), before a 503.
+DB_RETRY_SECONDS = env.float("DB_RETRY_SECONDS", default=10.0)
 OUTPUT_SCHEMA_CACHE_SIZE = env.int("OUTPUT_SCHEMA_CACHE_SIZE", default=512)
 # Inline runs (`POST /runs?wait=true`) per server process: at most INLINE_RUNS_MAX at
 # once; a request waits up to INLINE_RUNS_WAIT_SECONDS for a slot, then gets 503 with

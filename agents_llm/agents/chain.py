@@ -40,7 +40,7 @@ from providers.models import LLMProvider
 from providers.selectors import resolve_api_key
 from providers.services import provider_mark_undecryptable
 from tradingagents import versions
-from tradingagents.dbthreads import db_call
+from tradingagents.dbthreads import db_call, db_call_durably
 
 # Vendors that speak OpenAI's Chat Completions themselves.
 OPENAI_PROTOCOL_TYPES = frozenset({
@@ -335,5 +335,5 @@ class Meter:
     async def used(self, hold: Hold, link: Link, usage: pricing.TokenUsage) -> None:
         """A request that ended holds only what the vendor billed for it."""
         cost = pricing.price(link.price, usage).cost
-        await db_call(budgets.shrink, hold, usage.total, cost)
+        await db_call_durably(budgets.shrink, hold, usage.total, cost)
         budgets.settled(self.session_id)

@@ -34,7 +34,7 @@ from agents_llm.metering.models import CallStatus, LLMCall, MeteredSession, Sess
 from agents_llm.metering.pricing import TokenUsage
 from tradingagents import versions
 from tradingagents.auth import TokenUser, auser_for_token, user_for_token
-from tradingagents.dbthreads import db_call, recover_pool
+from tradingagents.dbthreads import db_call, db_call_durably, recover_pool
 
 GATEWAY_PERM = "agents_llm.use_gateway"
 logger = logging.getLogger(__name__)
@@ -218,28 +218,10 @@ async def _recorded(outcome: CallOutcome, meter: Meter | None, holds: list[Hold]
     all the meter's) released, in one transaction; stored even if the client goes now."""
     if holds is None:
         holds = meter.holds if meter is not None else []
-    call = await asyncio.shield(_durably(_record, outcome, holds))
+    call = await asyncio.shield(db_call_durably(_record, outcome, holds))
     if outcome.session_id is not None:
         budgets.settled(outcome.session_id)
     return call
-
-
-async def _durably(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run `fn` on a database thread; while the database is unreachable (a restart, a
-    connection it ended), try again for up to SETTLE_RETRY_SECONDS. A transaction that
-    failed changed nothing, so trying it again cannot count a call twice."""
-    deadline = time.monotonic() + settings.SETTLE_RETRY_SECONDS
-    pause = 0.05
-    while True:
-        try:
-            return await db_call(fn, *args)
-        except (OperationalError, InterfaceError) as exc:
-            if time.monotonic() + pause > deadline:
-                raise
-            logger.warning("%s failed (%s); trying again in %.2f s", fn.__name__, type(exc).__name__, pause)
-            await db_call(recover_pool)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 1.0)
 
 
 def _record(outcome: CallOutcome, holds: list[Hold]) -> LLMCall:
@@ -287,7 +269,7 @@ async def _relay(
                 outcome.status, outcome.error_code = CallStatus.FAILED, "stream_interrupted"
                 outcome.error = "The stream ended before the vendor finished it (client gone or vendor cut off)."
             try:
-                await asyncio.shield(_durably(_complete, call.pk, outcome, own, recorded))
+                await asyncio.shield(db_call_durably(_complete, call.pk, outcome, own, recorded))
             except (OperationalError, InterfaceError) as exc:  # the sweep releases its hold
                 logger.error("call %s: its stream's usage could not be stored (%s)", call.pk, type(exc).__name__)
             if outcome.session_id is not None:

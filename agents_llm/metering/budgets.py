@@ -33,7 +33,7 @@ from django.utils import timezone
 from agents_llm.metering.models import MeteredSession, Reservation, SessionStatus, money
 from agents_llm.metering.pricing import COST_PLACES
 from providers.catalog import Price
-from tradingagents.dbthreads import db_call
+from tradingagents.dbthreads import db_call_durably
 
 # Below this many output tokens an answer is not worth asking for: wait or refuse instead.
 MIN_OUTPUT_TOKENS = 16
@@ -140,7 +140,7 @@ async def areserve(*, session_id: Any, ask: Ask) -> Hold:
     deadline = loop.time() + settings.SESSION_BUDGET_WAIT_SECONDS
     pause = 0.01
     while True:
-        hold = await db_call(reserve, session_id=session_id, ask=ask)
+        hold = await db_call_durably(reserve, session_id=session_id, ask=ask)
         if hold is not None:
             return hold
         left = deadline - loop.time()
