@@ -23,7 +23,7 @@ def test_seed_creates_the_documented_roster_tasks_and_offline_configs(monkeypatc
         monkeypatch.delenv(var, raising=False)
     output = _seed()
 
-    assert "Created 1 providers, 15 agents, 14 aliases, 12 tasks, 16 assignments, 15 llm_configs, 2 presets." in output
+    assert "Created 1 providers, 15 agents, 14 aliases, 12 tasks, 16 assignments, 15 llm_configs, 2 presets, 1 lineups." in output
     assert list(LLMProvider.objects.values_list("name", "provider_type")) == [("offline", "offline")]
     assert AgentConfig.objects.count() == 15
     assert TaskConfig.objects.count() == 12
