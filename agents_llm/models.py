@@ -10,7 +10,6 @@ from agents_llm.agents.models import (  # noqa: F401
     Lineup,
     LineupRole,
     LLMPreset,
-    ModelSetting,
     TaskConfig,
     TaskSchemaVersion,
     alias_key,

@@ -259,3 +259,14 @@ def test_a_lineup_a_session_was_opened_with_cannot_be_deleted(caller, editor, wo
     with pytest.raises(ProtectedError):
         Lineup.objects.get().delete()
     assert MeteredSession.objects.get().lineup.name == "cheap-mix"
+
+
+def test_a_role_field_the_api_does_not_know_is_a_422_naming_it(editor, world):
+    body = _mix()
+    body["roles"]["trader"] = {"provider": "openai-main", "model_name": "gpt-4o"}
+
+    response = client_for(editor).post("/lineups", body)
+
+    assert response.status_code == 422
+    assert ["body", "roles", "trader", "model_name"] in [error["loc"] for error in response.json()["errors"]]
+    assert Lineup.objects.count() == 0
