@@ -170,3 +170,21 @@ def test_a_queued_run_in_a_lineup_session_is_answered_by_the_lineups_model(
     run.refresh_from_db()
     assert (run.status, run.model_name) == ("succeeded", "lineup-trader")
     assert [s.model for s in vendor.seen()] == ["lineup-trader"]
+
+
+def test_a_lineups_own_prices_price_its_calls(caller, vendor, agents, vendor_provider):
+    from decimal import Decimal
+
+    lineup = lineup_create(name="priced", roles={agents["trader"]: {
+        "provider": vendor_provider, "model_name": "lineup-trader",
+        "cost_per_1k_input_tokens": Decimal("1"), "cost_per_1k_output_tokens": Decimal("2"),
+    }})
+
+    response = _session(caller, lineup).chat({"model": "trader", "messages": user_message()})
+
+    call = LLMCall.objects.get()
+    assert call.input_tokens > 0 and call.output_tokens > 0
+    expected = (Decimal(call.input_tokens) * 1 + Decimal(call.output_tokens) * 2) / 1000
+    assert call.cost == expected
+    assert Decimal(response["x-cost-usd"]) == expected
+    assert call.session.spent_usd == expected

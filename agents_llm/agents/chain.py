@@ -123,6 +123,7 @@ def build_chain(agent_id: int, agent_name: str, lineup_id: int | None = None) ->
         links.extend(_links(setting, explicit=setting.explicit_prices))
     else:
         for config in agent_llm_configs(agent_id, enabled_only=True):
+            # Prices equal to the catalog's are the catalog's: it prices the full usage.
             explicit = not config.prices_from_catalog and bool(
                 config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens
             )
@@ -148,7 +149,7 @@ def _links(setting: AgentLLMConfig | ModelSetting, *, explicit: bool, config: Ag
         primary.provider_type, setting.model_name,
         setting.cost_per_1k_input_tokens if explicit else None,
         setting.cost_per_1k_output_tokens if explicit else None,
-        getattr(setting, "cost_per_1k_cached_input_tokens", None) if explicit else None,
+        setting.cost_per_1k_cached_input_tokens if explicit else None,
     ), is_fallback_model=False, **base)]
     fallback = setting.fallback_provider
     if fallback is not None and setting.fallback_model:

@@ -396,6 +396,7 @@ class ModelSetting:
     fallback_model: str
     cost_per_1k_input_tokens: Decimal
     cost_per_1k_output_tokens: Decimal
+    cost_per_1k_cached_input_tokens: Decimal | None = None  # charged at the input price
 
     @property
     def explicit_prices(self) -> bool:

@@ -3,10 +3,11 @@
 `?wait=true`).
 
 A run walks its agent's chain (agents_llm.agents.chain; in a session with a lineup, as
-the lineup routes it) with the one fallback loop the gateway also uses; each link is asked through PydanticAI. Sync callers (workers,
-commands, the admin) drive the model calls on an event loop of their thread
-(tradingagents.dbthreads.run_sync); an inline run on its caller's loop, with its
-database work on the database threads (tradingagents.dbthreads.db_call).
+the lineup routes it) with the one fallback loop the gateway also uses; each link is
+asked through PydanticAI. Sync callers (workers, commands, the admin) drive the model
+calls on an event loop of their thread (tradingagents.dbthreads.run_sync); an inline
+run on its caller's loop, with its database work on the database threads
+(tradingagents.dbthreads.db_call).
 """
 
 from __future__ import annotations
