@@ -4,6 +4,7 @@
 from ninja import Router
 
 from agents_llm.agents.api import router as agents_router
+from agents_llm.agents.api_lineups import router as lineups_router
 from agents_llm.agents.api_presets import router as presets_router
 from agents_llm.agents.api_schemas import router as schemas_router
 from agents_llm.runs.api import router as runs_router
@@ -19,3 +20,4 @@ router.add_router("/schemas", schemas_router)
 router.add_router("/", calls_router)
 router.add_router("/", sessions_router)
 router.add_router("/", presets_router)
+router.add_router("/", lineups_router)

@@ -7,6 +7,8 @@ from agents_llm.agents.models import (  # noqa: F401
     AgentLLMConfig,
     AgentRole,
     AgentTaskAssignment,
+    Lineup,
+    LineupRole,
     LLMPreset,
     TaskConfig,
     TaskSchemaVersion,

@@ -74,6 +74,19 @@ PRESETS: list[tuple[str, bool, str]] = [
     ("deep", True, "TradingAgents' deep_think_llm: the Research Manager and the Portfolio Manager."),
 ]
 
+# Lineups: (name, description, {agent: preset}). TradingAgents' own mix: its quick model
+# for every role but the two managers, which think deep.
+TRADINGAGENTS_QUICK_ROLES = [
+    "market_analyst", "social_analyst", "news_analyst", "fundamentals_analyst", "bull_researcher",
+    "bear_researcher", "trader", "aggressive_risk_analyst", "neutral_risk_analyst", "conservative_risk_analyst",
+]
+TRADINGAGENTS_DEEP_ROLES = ["research_manager", "portfolio_manager"]
+LINEUPS: list[tuple[str, str, dict[str, str]]] = [
+    ("tradingagents-default",
+     "TradingAgents' own mix: the quick preset for its ten quick roles, deep for the research and portfolio managers.",
+     {**dict.fromkeys(TRADINGAGENTS_QUICK_ROLES, "quick"), **dict.fromkeys(TRADINGAGENTS_DEEP_ROLES, "deep")}),
+]
+
 # TradingAgents' rating scales.
 PORTFOLIO_RATING = {"type": "string", "enum": ["Buy", "Overweight", "Hold", "Underweight", "Sell"],
                     "description": "Five-step rating: reserve Hold for genuinely balanced evidence."}

@@ -11,10 +11,11 @@ from agents_llm.agents.services import (
     agent_aliases_set,
     agent_create,
     assignment_create,
+    lineup_create,
     llm_config_create,
     task_create,
 )
-from agents_llm.models import AgentAlias, AgentConfig, AgentTaskAssignment, LLMPreset, TaskConfig, alias_key
+from agents_llm.models import AgentAlias, AgentConfig, AgentTaskAssignment, Lineup, LLMPreset, TaskConfig, alias_key
 from providers.catalog import TYPES, ProviderType
 from providers.models import LLMProvider
 from providers.services import provider_create
@@ -26,7 +27,8 @@ _VENDOR_TYPES = [t for t, info in TYPES.items() if info.needs_key and info.genai
 @transaction.atomic
 def seed_run() -> dict[str, int]:
     """Create whatever is missing; never changes what exists. Returns what was created."""
-    created = {"providers": 0, "agents": 0, "aliases": 0, "tasks": 0, "assignments": 0, "llm_configs": 0, "presets": 0}
+    created = {"providers": 0, "agents": 0, "aliases": 0, "tasks": 0, "assignments": 0, "llm_configs": 0, "presets": 0,
+               "lineups": 0}
 
     providers = {p.provider_type: p for p in LLMProvider.objects.all()}
     if not LLMProvider.objects.filter(name="offline").exists():
@@ -88,4 +90,14 @@ def seed_run() -> dict[str, int]:
             preset.full_clean()
             preset.save()
             created["presets"] += 1
+
+    presets = {p.name: p for p in LLMPreset.objects.all()}
+    existing = set(Lineup.objects.values_list("name", flat=True))
+    for name, description, roles in seed_data.LINEUPS:
+        if name not in existing:
+            lineup_create(name=name, description=description, roles={
+                agents[agent]: {"preset": presets[preset]}
+                for agent, preset in roles.items() if agent in agents and preset in presets
+            })
+            created["lineups"] += 1
     return created

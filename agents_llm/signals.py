@@ -9,7 +9,16 @@ from typing import Any
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
-from agents_llm.models import AgentAlias, AgentConfig, AgentLLMConfig, AgentTaskAssignment, TaskConfig
+from agents_llm.models import (
+    AgentAlias,
+    AgentConfig,
+    AgentLLMConfig,
+    AgentTaskAssignment,
+    Lineup,
+    LineupRole,
+    LLMPreset,
+    TaskConfig,
+)
 from tradingagents import versions
 from tradingagents.events import publish
 
@@ -88,7 +97,11 @@ def connect() -> None:
     # agents_llm.runs.registry): any change to a row they are built from retires them.
     from providers.models import LLMProvider
 
-    for model in (AgentConfig, AgentAlias, AgentLLMConfig, TaskConfig, AgentTaskAssignment, LLMProvider):
+    # Presets and lineups route a lineup's calls (a role may name a preset).
+    for model in (
+        AgentConfig, AgentAlias, AgentLLMConfig, TaskConfig, AgentTaskAssignment, LLMProvider, LLMPreset, Lineup,
+        LineupRole,
+    ):
         post_save.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.saved.{model.__name__}")
         post_delete.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.deleted.{model.__name__}")
 

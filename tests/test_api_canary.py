@@ -44,7 +44,10 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
     writes.append(as_editor.patch(f"/llm-configs/{config.pk}", {"api_key": CANARY_KEY}))
     # A run whose model refuses to call out: the failure must not quote the key either.
     writes.append(as_editor.call("POST", "/runs?wait=true", {"agent": "trader", "task": "trade-signal", "input": {"ticker": "X"}}))
+    # A lineup on the canary provider: it shows the provider by name only.
+    writes.append(as_editor.post("/lineups", {"name": "canary-mix", "roles": {"trader": {"provider": "canary", "model": "gpt-4o"}}}))
     assert [r.status_code for r in writes[:4]] == [201, 409, 422, 422]
+    assert writes[-1].status_code == 201, writes[-1].content
     config.refresh_from_db()
     provider.refresh_from_db()
     assert config.api_key_last4 == CANARY_LAST4 and provider.api_key_last4 == CANARY_LAST4  # the key was stored
@@ -61,7 +64,7 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
     ids = {
         "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
         "assignment_id": assignment.pk, "run_id": writes[-1].json().get("id", 1), "call_id": call.pk,
-        "session_id": session.pk,
+        "session_id": session.pk, "name": "canary-mix",
     }
     spec = as_editor.get("/openapi.json")
     _assert_clean(spec)

@@ -13,7 +13,7 @@ from tradingagents.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 
-READS = ["/agents", "/llm-configs", "/tasks", "/assignments", "/runs", "/usage", "/providers", "/presets"]
+READS = ["/agents", "/llm-configs", "/tasks", "/assignments", "/runs", "/usage", "/providers", "/presets", "/lineups"]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_seed_creates_the_documented_roster_tasks_and_offline_configs(monkeypatc
         monkeypatch.delenv(var, raising=False)
     output = _seed()
 
-    assert "Created 1 providers, 15 agents, 14 aliases, 12 tasks, 16 assignments, 15 llm_configs, 2 presets." in output
+    assert "Created 1 providers, 15 agents, 14 aliases, 12 tasks, 16 assignments, 15 llm_configs, 2 presets, 1 lineups." in output
     assert list(LLMProvider.objects.values_list("name", "provider_type")) == [("offline", "offline")]
     assert AgentConfig.objects.count() == 15
     assert TaskConfig.objects.count() == 12
@@ -93,3 +93,37 @@ def test_seed_on_an_existing_database_adds_what_is_new_and_keeps_what_an_operato
 
     assert "1 agents" in output and "1 aliases" in output
     assert list(AgentAlias.objects.filter(agent=trader).values_list("name", flat=True)) == ["Desk"]
+
+
+def test_seed_creates_the_tradingagents_default_lineup_once(monkeypatch):
+    from agents_llm.models import Lineup, LineupRole
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _seed()
+    lineup = Lineup.objects.get(name="tradingagents-default")
+    lineup.description = "Edited by an operator."
+    lineup.save()
+    LineupRole.objects.filter(lineup=lineup, agent__name="trader").delete()
+
+    output = _seed()
+
+    assert "Nothing to do" in output
+    assert Lineup.objects.count() == 1
+    assert Lineup.objects.get().description == "Edited by an operator."  # never changes what exists
+    assert LineupRole.objects.filter(lineup=lineup).count() == 11
+
+
+def test_the_tradingagents_default_lineup_is_quick_for_ten_roles_and_deep_for_the_managers(monkeypatch):
+    from agents_llm.models import LineupRole
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _seed()
+
+    roles = dict(LineupRole.objects.filter(lineup__name="tradingagents-default").values_list("agent__name", "preset__name"))
+    assert len(roles) == 12
+    assert {name for name, preset in roles.items() if preset == "deep"} == {"research_manager", "portfolio_manager"}
+    assert sorted(name for name, preset in roles.items() if preset == "quick") == sorted([
+        "market_analyst", "social_analyst", "news_analyst", "fundamentals_analyst", "bull_researcher",
+        "bear_researcher", "trader", "aggressive_risk_analyst", "neutral_risk_analyst", "conservative_risk_analyst",
+    ])
+    assert LineupRole.objects.filter(provider__isnull=False).count() == 0

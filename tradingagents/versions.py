@@ -39,7 +39,7 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-CONFIG = "config"  # agents, LLM configs, aliases, providers, tasks, assignments
+CONFIG = "config"  # agents, LLM configs, aliases, providers, tasks, assignments, presets, lineups
 AUTH = "auth"  # API tokens, users, groups, permissions
 NAMES = (CONFIG, AUTH)
 

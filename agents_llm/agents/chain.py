@@ -11,9 +11,13 @@ was skipped.
 Runs (agents_llm.runs) and the OpenAI gateway (agents_llm.gateway) both get their
 chain here and walk it with `Fallback`; they differ only in how one link is asked.
 
-Chains are kept per process and used with no query while the CONFIG version is
-current (tradingagents.versions): any change to an agent, config, alias or provider
-bumps it, in every process.
+A lineup (a model per role, which a session is opened with) is an input of the
+chain: in a lineup that names the agent, the chain is the lineup's model followed by its
+fallback (provider keys only: a lineup holds no key); other agents keep their configs.
+
+Chains are kept per process, by (requested model, lineup), and used with no query while
+the CONFIG version is current (tradingagents.versions): any change to an agent, config,
+alias, provider, preset or lineup bumps it, in every process.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.db.models import Q
 
-from agents_llm.agents.models import AgentConfig, AgentLLMConfig, alias_key
-from agents_llm.agents.selectors import agent_llm_configs
+from agents_llm.agents.models import AgentConfig, AgentLLMConfig, ModelSetting, alias_key
+from agents_llm.agents.selectors import agent_llm_configs, lineup_role
 from agents_llm.metering import budgets, pricing
 from agents_llm.metering.budgets import Ask, Hold
 from agents_llm.metering.pricing import PriceSource, short
@@ -56,7 +60,7 @@ MOVE_ON_STATUSES = frozenset({401, 403, 404, 408, 409, 429})
 class Link:
     """One model of a chain: a config's model, or its fallback model."""
 
-    config_id: int
+    config_id: int | None  # the agent's LLM config it comes from (None: a lineup's)
     provider: LLMProvider = field(repr=False, compare=False)
     model_name: str
     api_key: str | None = field(default=None, repr=False)
@@ -111,18 +115,22 @@ class Chain:
 # Building -------------------------------------------------------------------------
 
 
-def build_chain(agent_id: int, agent_name: str) -> Chain:
+def build_chain(agent_id: int, agent_name: str, lineup_id: int | None = None) -> Chain:
+    """The agent's chain; in a lineup that names the agent, the lineup's model and its
+    fallback instead of the agent's configs."""
+    role = lineup_role(lineup_id, agent_id) if lineup_id is not None else None
     links: list[Link] = []
+    if role is not None:
+        setting = role.setting()
+        links.extend(_links(setting, explicit=setting.explicit_prices))
+    else:
+        for config in agent_llm_configs(agent_id, enabled_only=True):
+            # Prices equal to the catalog's are the catalog's: it prices the full usage.
+            explicit = not config.prices_from_catalog and bool(
+                config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens
+            )
+            links.extend(_links(config, explicit=explicit, config=config))
     environment: dict[str, str | None] = {}
-    for config in agent_llm_configs(agent_id, enabled_only=True):
-        links.append(_link(config, config.provider, config.model_name, config.api_key_encrypted, primary=True))
-        if config.fallback_provider_id and config.fallback_model:
-            # The config's own key belongs to its provider; another provider uses its own.
-            same = config.fallback_provider_id == config.provider_id
-            links.append(_link(
-                config, config.fallback_provider, config.fallback_model,
-                config.api_key_encrypted if same else "", primary=False,
-            ))
     for link in links:
         env_var = type_info(link.provider_type).env_var
         if env_var and not link.provider.api_key_encrypted:
@@ -130,21 +138,33 @@ def build_chain(agent_id: int, agent_name: str) -> Chain:
     return Chain(agent_id=agent_id, agent_name=agent_name, links=tuple(links), environment=tuple(environment.items()))
 
 
-def _link(config: AgentLLMConfig, provider: LLMProvider, model_name: str, override: str, *, primary: bool) -> Link:
-    # Prices equal to the catalog's are the catalog's: it prices the full usage.
-    explicit = primary and not config.prices_from_catalog and bool(
-        config.cost_per_1k_input_tokens or config.cost_per_1k_output_tokens
-    )
+def _links(setting: AgentLLMConfig | ModelSetting, *, explicit: bool, config: AgentLLMConfig | None = None) -> list[Link]:
+    """A setting's model, then its fallback model. A config's own key serves its
+    fallback model only on the same provider; a lineup's models use their providers' keys."""
+    own_key = config.api_key_encrypted if config is not None else ""
     base: dict[str, Any] = {
-        "config_id": config.pk, "provider": provider, "model_name": model_name, "temperature": config.temperature,
-        "max_tokens": config.max_tokens, "top_p": config.top_p, "is_fallback_model": not primary,
-        "price": PriceSource(
-            provider.provider_type, model_name,
-            config.cost_per_1k_input_tokens if explicit else None,
-            config.cost_per_1k_output_tokens if explicit else None,
-            config.cost_per_1k_cached_input_tokens if explicit else None,
-        ),
+        "config_id": config.pk if config is not None else None,
+        "temperature": setting.temperature, "max_tokens": setting.max_tokens, "top_p": setting.top_p,
     }
+    primary = setting.provider
+    links = [_link(primary, setting.model_name, own_key, PriceSource(
+        primary.provider_type, setting.model_name,
+        setting.cost_per_1k_input_tokens if explicit else None,
+        setting.cost_per_1k_output_tokens if explicit else None,
+        setting.cost_per_1k_cached_input_tokens if explicit else None,
+    ), is_fallback_model=False, **base)]
+    fallback = setting.fallback_provider
+    if fallback is not None and setting.fallback_model:
+        same = fallback.pk == primary.pk
+        links.append(_link(
+            fallback, setting.fallback_model, own_key if same else "",
+            PriceSource(fallback.provider_type, setting.fallback_model), is_fallback_model=True, **base,
+        ))
+    return links
+
+
+def _link(provider: LLMProvider, model_name: str, override: str, price: PriceSource, **fields: Any) -> Link:
+    base: dict[str, Any] = {"provider": provider, "model_name": model_name, "price": price, **fields}
     if not provider.enabled:
         return Link(error=("ProviderDisabled", f"Provider '{provider.name}' is disabled."), **base)
     try:
@@ -175,34 +195,35 @@ class AgentNotFound(LookupError):
         self.model = model
 
 
-def chain_for_model(model: str) -> Chain:
+def chain_for_model(model: str, lineup_id: int | None = None) -> Chain:
     """The chain of the enabled agent named `model` or answering to it as an alias (any
-    case). Raises AgentNotFound."""
+    case), routed by the lineup `lineup_id` when it names the agent. Raises AgentNotFound."""
     seen = _chains.versions()
-    chain = _chains.get(("model", model), seen)
+    key = ("model", model, lineup_id)
+    chain = _chains.get(key, seen)
     if chain is None or not chain.environment_unchanged():
-        key = alias_key(model)
+        name_key = alias_key(model)
         agent = (
             AgentConfig.objects.filter(enabled=True)
-            .filter(Q(name=model) | Q(name=key) | Q(alias_rows__name_key=key))
+            .filter(Q(name=model) | Q(name=name_key) | Q(alias_rows__name_key=name_key))
             .only("pk", "name")
             .first()
         )
         if agent is None:
             raise AgentNotFound(model)
-        chain = build_chain(agent.pk, agent.name)
-        _chains.put(("model", model), seen, chain)
+        chain = build_chain(agent.pk, agent.name, lineup_id)
+        _chains.put(key, seen, chain)
     return chain
 
 
-async def achain_for_model(model: str, seen: versions.Versions | None = None) -> Chain:
+async def achain_for_model(model: str, seen: versions.Versions | None = None, lineup_id: int | None = None) -> Chain:
     """chain_for_model() from an event loop: a current cached chain costs no query and
     no thread; else it is built on a database thread. `seen`: the versions, when the
     caller read them already."""
-    chain = _chains.get(("model", model), seen or await _chains.aversions())
+    chain = _chains.get(("model", model, lineup_id), seen or await _chains.aversions())
     if chain is not None and chain.environment_unchanged():
         return chain
-    return await db_call(chain_for_model, model)
+    return await db_call(chain_for_model, model, lineup_id)
 
 
 def clear() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -180,7 +181,7 @@ class AgentLLMConfig(models.Model):
         return f"{self.agent.name} #{self.priority}: {self.model_name}"
 
     def clean(self) -> None:
-        from providers.catalog import closest_models, is_known_model, price_per_1k
+        from providers.catalog import price_per_1k
 
         errors: dict[str, str | ValidationError] = {}
         if self.fallback_model and not self.fallback_provider_id:
@@ -197,14 +198,9 @@ class AgentLLMConfig(models.Model):
                     "only one config can hold each place (the lowest enabled one is the primary).",
                     code="unique",
                 )
-        for field, provider in (("model_name", self.provider_or_none()), ("fallback_model", self.fallback_provider)):
-            name = getattr(self, field)
-            if provider is None or not name:
-                continue
-            if not is_known_model(provider.provider_type, name, provider.available_models):
-                suggestions = closest_models(provider.provider_type, name, provider.available_models)
-                hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-                errors[field] = f"Unknown model '{name}' for provider '{provider.name}' ({provider.provider_type}).{hint}"
+        errors.update(unknown_models(
+            ("model_name", self.provider_or_none(), self.model_name), ("fallback_model", self.fallback_provider, self.fallback_model),
+        ))
         if errors:
             raise ValidationError(errors)
         provider = self.provider_or_none()
@@ -228,6 +224,22 @@ class AgentLLMConfig(models.Model):
     @property
     def api_key_hint(self) -> str:
         return crypto.hint(self.api_key_last4)
+
+
+def unknown_models(*fields: tuple[str, LLMProvider | None, str]) -> dict[str, str]:
+    """For each (field, provider, model name), an error when the provider does not know
+    the model (with the closest names it knows)."""
+    from providers.catalog import closest_models, is_known_model
+
+    errors: dict[str, str] = {}
+    for field, provider, name in fields:
+        if provider is None or not name:
+            continue
+        if not is_known_model(provider.provider_type, name, provider.available_models):
+            suggestions = closest_models(provider.provider_type, name, provider.available_models)
+            hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+            errors[field] = f"Unknown model '{name}' for provider '{provider.name}' ({provider.provider_type}).{hint}"
+    return errors
 
 
 class TaskConfig(models.Model):
@@ -348,3 +360,157 @@ class LLMPreset(models.Model):
             fields["cost_per_1k_input_tokens"] = self.cost_per_1k_input_tokens
             fields["cost_per_1k_output_tokens"] = self.cost_per_1k_output_tokens
         return fields
+
+
+class Lineup(models.Model):
+    """A named mix of models, one per role (agent), that a session is opened with: its
+    calls for an agent the lineup names are routed by the lineup's entry, the rest by
+    the agents' own configs. Unlike applying a preset, nothing of the agents changes,
+    so two sessions with different lineups can run at once."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "lineups"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class ModelSetting:
+    """The model a lineup's role is routed to: its own settings or its preset's."""
+
+    provider: LLMProvider
+    model_name: str
+    temperature: float
+    max_tokens: int | None
+    top_p: float | None
+    fallback_provider: LLMProvider | None
+    fallback_model: str
+    cost_per_1k_input_tokens: Decimal
+    cost_per_1k_output_tokens: Decimal
+    cost_per_1k_cached_input_tokens: Decimal | None = None  # charged at the input price
+
+    @property
+    def explicit_prices(self) -> bool:
+        """Prices given and not the catalog's (prices equal to the catalog's are the
+        catalog's: it prices the full usage, as for an LLM config)."""
+        from providers.catalog import price_per_1k
+
+        given = (Decimal(self.cost_per_1k_input_tokens), Decimal(self.cost_per_1k_output_tokens))
+        if not any(given):
+            return False
+        price = price_per_1k(self.provider.provider_type, self.model_name)
+        return price is None or given != (price.input_per_1k, price.output_per_1k)
+
+
+class LineupRole(models.Model):
+    """One row of a lineup: an agent and its model (provider, vendor model, sampling,
+    fallback, prices), or a preset by name."""
+
+    lineup = models.ForeignKey(Lineup, on_delete=models.CASCADE, related_name="roles")
+    agent = models.ForeignKey(AgentConfig, on_delete=models.CASCADE, related_name="lineup_roles")
+    preset = models.ForeignKey(
+        LLMPreset, on_delete=models.PROTECT, null=True, blank=True, related_name="lineup_roles",
+        help_text="Use this preset's model; leave the model fields empty.",
+    )
+    provider = models.ForeignKey(
+        LLMProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="lineup_roles",
+    )
+    model_name = models.CharField(max_length=200, blank=True)
+    temperature = models.FloatField(
+        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)], help_text="0 to 2.",
+    )
+    max_tokens = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty for the model's default.",
+    )
+    top_p = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)], help_text="0 to 1.",
+    )
+    fallback_provider = models.ForeignKey(
+        LLMProvider, on_delete=models.PROTECT, null=True, blank=True, related_name="fallback_lineup_roles",
+    )
+    fallback_model = models.CharField(max_length=200, blank=True)
+    cost_per_1k_input_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="USD. 0 takes the price from the price catalog.",
+    )
+    cost_per_1k_output_tokens = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="USD. 0 takes the price from the price catalog.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "lineup_roles"
+        ordering = ["lineup_id", "agent_id"]
+        verbose_name = "role"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lineup", "agent"], name="lineup_role_unique_agent",
+                violation_error_message="This lineup already has a row for this agent.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(preset__isnull=False) & Q(provider__isnull=True) & Q(model_name=""))
+                | (Q(preset__isnull=True) & Q(provider__isnull=False) & ~Q(model_name="")),
+                name="lineup_role_preset_or_model",
+                violation_error_message="A role names either a preset or a provider and model.",
+            ),
+            models.CheckConstraint(
+                condition=Q(temperature__gte=0) & Q(temperature__lte=2),
+                name="lineup_role_temperature_range",
+                violation_error_message="Temperature must be between 0 and 2.",
+            ),
+            models.CheckConstraint(
+                condition=Q(fallback_model="") | Q(fallback_provider__isnull=False),
+                name="lineup_role_fallback_model_needs_provider",
+                violation_error_message="A fallback model needs a fallback provider.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_per_1k_input_tokens__gte=0) & Q(cost_per_1k_output_tokens__gte=0),
+                name="lineup_role_costs_not_negative",
+                violation_error_message="Costs cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"preset {self.preset.name}" if self.preset_id else self.model_name
+        return f"{self.agent.name}: {target}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        own = any((self.provider_id, self.model_name, self.fallback_provider_id, self.fallback_model))
+        if self.preset_id is not None and own:
+            errors["preset"] = "Give either a preset or a provider and model (and fallback), not both."
+        elif self.preset_id is None and self.provider_id is None:
+            errors["provider"] = "Name a provider and model, or a preset."
+        elif self.preset_id is None and not self.model_name:
+            errors["model_name"] = "Name the model to use on the provider."
+        if self.fallback_model and not self.fallback_provider_id:
+            errors["fallback_provider"] = "A fallback model needs a fallback provider."
+        if self.fallback_provider_id and not self.fallback_model:
+            errors["fallback_model"] = "Name the model to use on the fallback provider."
+        if self.preset_id is None:
+            errors.update(unknown_models(
+                ("model_name", self.provider if self.provider_id else None, self.model_name),
+                ("fallback_model", self.fallback_provider, self.fallback_model),
+            ))
+        if errors:
+            raise ValidationError(errors)
+
+    def setting(self) -> ModelSetting:
+        source: LineupRole | LLMPreset = self.preset if self.preset_id is not None else self  # type: ignore[assignment]
+        assert source.provider is not None
+        return ModelSetting(
+            provider=source.provider, model_name=source.model_name, temperature=source.temperature,
+            max_tokens=source.max_tokens, top_p=source.top_p,
+            fallback_provider=source.fallback_provider if source.fallback_provider_id else None,
+            fallback_model=source.fallback_model, cost_per_1k_input_tokens=source.cost_per_1k_input_tokens,
+            cost_per_1k_output_tokens=source.cost_per_1k_output_tokens,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from agents_llm.agents.models import AgentConfig, AgentLLMConfig, TaskConfig
+from agents_llm.agents.models import AgentConfig, AgentLLMConfig, Lineup, LineupRole, TaskConfig
 
 
 def agent_llm_configs(agent: AgentConfig | int, *, enabled_only: bool = False) -> QuerySet[AgentLLMConfig]:
@@ -40,3 +40,22 @@ def agent_get_by_name_or_id(ref: str | int) -> AgentConfig:
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
         return AgentConfig.objects.get(pk=int(ref))
     return AgentConfig.objects.get(name=ref)
+
+
+def lineup_role(lineup_id: int, agent_id: int) -> LineupRole | None:
+    """The lineup's row for the agent, with what its model is resolved from."""
+    return (
+        LineupRole.objects.filter(lineup_id=lineup_id, agent_id=agent_id)
+        .select_related("provider", "fallback_provider", "preset__provider", "preset__fallback_provider")
+        .first()
+    )
+
+
+def lineups_with_roles() -> QuerySet[Lineup]:
+    return Lineup.objects.prefetch_related(
+        Prefetch(
+            "roles",
+            queryset=LineupRole.objects.select_related("agent", "provider", "fallback_provider", "preset")
+            .order_by("agent__name"),
+        )
+    )

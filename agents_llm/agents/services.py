@@ -18,6 +18,8 @@ from agents_llm.agents.models import (
     AgentConfig,
     AgentLLMConfig,
     AgentTaskAssignment,
+    Lineup,
+    LineupRole,
     LLMPreset,
     TaskConfig,
     TaskSchemaVersion,
@@ -354,3 +356,78 @@ def preset_apply(
                 raise ValidationError({"agents": f"Agent '{agent.name}': {reasons}"}) from None
             applied.append(config)
     return applied
+
+
+# Lineups --------------------------------------------------------------------------
+
+LINEUP_FIELDS = ("name", "description")
+LINEUP_ROLE_FIELDS = (
+    "preset", "provider", "model_name", "temperature", "max_tokens", "top_p", "fallback_provider",
+    "fallback_model", "cost_per_1k_input_tokens", "cost_per_1k_output_tokens",
+)
+
+
+class LineupRolesInvalid(Exception):
+    """Nothing was saved. `errors` maps each failing agent's name to its field errors."""
+
+    def __init__(self, errors: dict[str, dict[str, list[str]]]) -> None:
+        self.errors = errors
+        super().__init__(f"{len(errors)} role(s) of the lineup are invalid")
+
+
+@transaction.atomic
+def lineup_create(
+    *, name: str, description: str = "", roles: dict[AgentConfig, dict[str, Any]],
+    user: AbstractBaseUser | None = None,
+) -> Lineup:
+    """A lineup and its roles ({agent: role fields, preset or model}): all or nothing."""
+    lineup = Lineup(name=name, description=description)
+    _save(lineup, user)
+    lineup_roles_set(lineup=lineup, roles=roles, user=user)
+    return lineup
+
+
+@transaction.atomic
+def lineup_update(
+    *, lineup: Lineup, data: dict[str, Any], roles: dict[AgentConfig, dict[str, Any] | None] | None = None,
+    user: AbstractBaseUser | None = None,
+) -> Lineup:
+    """Partial update: `data` sets the name or description; each agent in `roles` gets
+    its row replaced by the fields given (None removes it); other rows stay."""
+    _set_fields(lineup, data, LINEUP_FIELDS)
+    _save(lineup, user)
+    if roles:
+        lineup_roles_set(lineup=lineup, roles=roles, user=user)
+    return lineup
+
+
+@transaction.atomic
+def lineup_roles_set(
+    *, lineup: Lineup, roles: dict[AgentConfig, dict[str, Any] | None], user: AbstractBaseUser | None = None,
+) -> None:
+    """Replace the rows of the agents in `roles` (None removes one). Every row is
+    checked before any is saved, so the caller learns all the errors at once."""
+    existing = {row.agent_id: row for row in LineupRole.objects.filter(lineup=lineup)}
+    checked: list[LineupRole] = []
+    errors: dict[str, dict[str, list[str]]] = {}
+    for agent, fields in roles.items():
+        row = existing.get(agent.pk)
+        if fields is None:
+            if row is not None:
+                if user is not None and user.is_authenticated:
+                    row._history_user = user
+                row.delete()
+            continue
+        row = row or LineupRole(lineup=lineup, agent=agent)
+        for name in LINEUP_ROLE_FIELDS:  # a role is replaced whole: what is not given is its default
+            setattr(row, name, LineupRole._meta.get_field(name).get_default())
+        _set_fields(row, fields, LINEUP_ROLE_FIELDS)
+        try:
+            row.full_clean()
+        except ValidationError as exc:
+            errors[agent.name] = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        checked.append(row)
+    if errors:
+        raise LineupRolesInvalid(errors)
+    for row in checked:
+        _save(row, user)

@@ -60,6 +60,7 @@ def _database_down_is_503(view: Callable[..., Awaitable[HttpResponse]]) -> Calla
 class Caller:
     user_id: int
     session_id: Any = None  # the session the call is made in, if any
+    lineup_id: int | None = None  # the session's lineup: routes the agents it names
 
 
 def authenticate(header: str | None, session_header: str | None = None) -> Caller:
@@ -91,7 +92,9 @@ def authenticate(header: str | None, session_header: str | None = None) -> Calle
         session = named
     if session is not None and session.status == SessionStatus.CLOSED:
         raise GatewayError(409, f"Session '{session.name}' is closed: open a new one.", code="session_closed")
-    return Caller(user_id=user.pk, session_id=session.pk if session is not None else None)
+    if session is None:
+        return Caller(user_id=user.pk)
+    return Caller(user_id=user.pk, session_id=session.pk, lineup_id=session.lineup_id)
 
 
 def _own_session(user_id: int, value: str) -> MeteredSession:
@@ -128,9 +131,9 @@ def _body(request: HttpRequest) -> bytes:
         ) from None
 
 
-async def _chain(model: str, seen: versions.Versions | None) -> Chain:
+async def _chain(model: str, seen: versions.Versions | None, lineup_id: int | None) -> Chain:
     try:
-        return await achain_for_model(model, seen)
+        return await achain_for_model(model, seen, lineup_id)
     except AgentNotFound:
         raise model_not_found(model) from None
 
@@ -168,7 +171,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         seen = await versions.acurrent()  # what the caches below are checked against: one read
         caller = await _caller(request, seen)
         req = protocol.parse_request(_body(request))
-        route = await _chain(req.model, seen)
+        route = await _chain(req.model, seen, caller.lineup_id)
     except GatewayError as exc:
         return exc.response()
     meter = None

@@ -75,6 +75,11 @@ class MeteredSession(models.Model):
     token_prefix = models.CharField(max_length=12, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     metadata = models.JSONField(default=dict, blank=True)
+    # Routes the session's calls for the agents it names (agents_llm.agents.chain).
+    # PROTECT: a session keeps saying which mix it ran with; a lineup in use cannot go.
+    lineup = models.ForeignKey(
+        "agents_llm.Lineup", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # Who changed a budget, and when (spend and reservations change by UPDATE: not here).

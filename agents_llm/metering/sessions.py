@@ -19,14 +19,15 @@ SESSION_TOKEN_PREFIX = "tas_"
 
 def session_create(
     *, owner: Any, name: str, budget_usd: Decimal | None = None, budget_tokens: int | None = None,
-    metadata: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None, lineup_id: int | None = None,
 ) -> tuple[MeteredSession, str]:
-    """Open a session. Returns (session, token); only a hash of the token is stored, so
+    """Open a session (with `lineup_id`, its calls for the agents the lineup names are
+    routed by it). Returns (session, token); only a hash of the token is stored, so
     this is the only moment it can be shown."""
     token = SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
     session = MeteredSession(
         owner=owner, name=name, budget_usd=budget_usd, budget_tokens=budget_tokens, metadata=metadata or {},
-        token_prefix=token[:10], token_hash=token_hash(token),
+        token_prefix=token[:10], token_hash=token_hash(token), lineup_id=lineup_id,
     )
     session.full_clean()
     session.save()

@@ -37,6 +37,7 @@ class RunTarget:
     task: TaskConfig
     assigned: bool
     chain: Chain
+    lineup_id: int | None = None  # the lineup of the run's session: an input of the chain
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class AgentRegistry:
         self.targets = versions.VersionedCache((versions.CONFIG,), size)
         self.agents = versions.VersionedCache((versions.CONFIG,), size)
         self._lock = threading.Lock()
-        self._build_locks: dict[tuple[int, int], threading.Lock] = {}
+        self._build_locks: dict[tuple[int, int, int | None], threading.Lock] = {}
         self.hits = self.misses = self.builds = 0
 
     def versions(self) -> versions.Versions | None:
@@ -101,26 +102,27 @@ class AgentRegistry:
 
     def target(
         self, agent_ref: int | str, task_ref: int | str, *, load: Callable[[], tuple[AgentConfig, TaskConfig]],
-        seen: versions.Versions | None,
+        seen: versions.Versions | None, lineup_id: int | None = None,
     ) -> RunTarget:
-        """The target named by the refs (ids or names, as the API names them); `load`
-        resolves them on a miss, and raises what the caller should see when either does
-        not exist."""
-        target = self.targets.get((agent_ref, task_ref), seen)
+        """The target named by the refs (ids or names, as the API names them), its chain
+        routed by `lineup_id` when given; `load` resolves them on a miss, and raises what
+        the caller should see when either does not exist."""
+        key = (agent_ref, task_ref, lineup_id)
+        target = self.targets.get(key, seen)
         if target is None or not target.chain.environment_unchanged():
             agent, task = load()
             target = RunTarget(
                 agent=agent, task=task,
                 assigned=AgentTaskAssignment.objects.filter(agent=agent, task=task).exists(),
-                chain=build_chain(agent.pk, agent.name),
+                chain=build_chain(agent.pk, agent.name, lineup_id), lineup_id=lineup_id,
             )
-            self.targets.put((agent_ref, task_ref), seen, target)
+            self.targets.put(key, seen, target)
         return target
 
     def runtime(self, target: RunTarget, *, seen: versions.Versions | None) -> RuntimeAgent:
         """The built agent for a target; one build per pair under concurrency. Raises
         output_schema.OutputSchemaError when the task's schema cannot be compiled."""
-        key = (target.agent.pk, target.task.pk)
+        key = (target.agent.pk, target.task.pk, target.lineup_id)
         entry = self.agents.get(key, seen)
         if entry is not None and entry.source == target.chain:
             with self._lock:

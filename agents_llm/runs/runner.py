@@ -2,11 +2,12 @@
 (workers), `run_inline` stores and runs one on the caller's event loop (the API's
 `?wait=true`).
 
-A run walks its agent's chain (agents_llm.agents.chain) with the one fallback loop the
-gateway also uses; each link is asked through PydanticAI. Sync callers (workers,
-commands, the admin) drive the model calls on an event loop of their thread
-(tradingagents.dbthreads.run_sync); an inline run on its caller's loop, with its
-database work on the database threads (tradingagents.dbthreads.db_call).
+A run walks its agent's chain (agents_llm.agents.chain; in a session with a lineup, as
+the lineup routes it) with the one fallback loop the gateway also uses; each link is
+asked through PydanticAI. Sync callers (workers, commands, the admin) drive the model
+calls on an event loop of their thread (tradingagents.dbthreads.run_sync); an inline
+run on its caller's loop, with its database work on the database threads
+(tradingagents.dbthreads.db_call).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from agents_llm.agents.chain import AttemptFailed, Fallback, Link, Meter
 from agents_llm.agents.models import AgentConfig, AgentTaskAssignment, TaskConfig
 from agents_llm.metering import budgets, sessions
 from agents_llm.metering.budgets import BudgetRefused
+from agents_llm.metering.models import MeteredSession
 from agents_llm.metering.pricing import COST_PLACES, PriceSource, TokenUsage, price_all, short
 from agents_llm.runs import registry
 from agents_llm.runs.models import AgentRun, RunStatus
@@ -266,7 +268,7 @@ def _begin_inline(
 ) -> tuple[AgentRun, registry.RuntimeAgent | None, Outcome]:
     session_id = authorize() if authorize is not None else None
     seen = registry.registry.versions()
-    target = registry.registry.target(agent_ref, task_ref, load=resolve, seen=seen)
+    target = registry.registry.target(agent_ref, task_ref, load=resolve, seen=seen, lineup_id=_lineup_of(session_id))
     prompt = _runnable_prompt(target.agent, target.task, input, assigned=target.assigned)
     run = AgentRun.objects.create(
         agent=target.agent, task=target.task, input=input, prompt=prompt, status=RunStatus.RUNNING,
@@ -284,6 +286,13 @@ def _begin_inline(
     return run, runtime, outcome
 
 
+def _lineup_of(session_id: Any) -> int | None:
+    """The lineup a run's session routes it by, if any."""
+    if session_id is None:
+        return None
+    return MeteredSession.objects.filter(pk=session_id).values_list("lineup_id", flat=True).first()
+
+
 def _prepare(
     run: AgentRun, target: registry.RunTarget | None = None, seen: Any = None,
 ) -> tuple[registry.RuntimeAgent | None, Outcome]:
@@ -291,7 +300,9 @@ def _prepare(
     if target is None:
         seen = registry.registry.versions()
         agent, task = run.agent, run.task
-        target = registry.registry.target(agent.pk, task.pk, load=lambda: (agent, task), seen=seen)
+        target = registry.registry.target(
+            agent.pk, task.pk, load=lambda: (agent, task), seen=seen, lineup_id=_lineup_of(run.session_id),
+        )
         run.agent, run.task = target.agent, target.task
     if not target.chain.links:
         return None, Outcome(error=f"Agent '{run.agent.name}' has no enabled LLM config.")

@@ -13,9 +13,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Path, Query, Router, Schema
+from ninja.errors import ValidationError as InputError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
+from agents_llm.agents.models import Lineup
 from agents_llm.metering import sessions as metering
 from agents_llm.metering.models import MeteredSession, SessionStatus
 from agents_llm.usage import selectors
@@ -34,6 +36,10 @@ class SessionIn(Schema):
     budget_usd: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=8, description="USD, e.g. \"0.50\".")
     budget_tokens: int | None = Field(None, ge=1, le=2**62, description="Input plus output tokens.")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    lineup: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="A lineup's name: the session's calls for the agents it names are routed by it.",
+    )
 
 
 class SessionPatch(Schema):
@@ -55,12 +61,17 @@ class SessionOut(Schema):
     calls: int
     runs: int
     metadata: dict[str, Any]
+    lineup: str | None = Field(..., description="The lineup the session was opened with, if any.")
     created_at: datetime
     closed_at: datetime | None
 
     @staticmethod
     def resolve_id(obj: MeteredSession) -> str:
         return str(obj.pk)
+
+    @staticmethod
+    def resolve_lineup(obj: MeteredSession) -> str | None:
+        return obj.lineup.name if obj.lineup_id is not None else None  # joined by the selector
 
     @staticmethod
     def resolve_calls(obj: MeteredSession) -> int:
@@ -111,9 +122,17 @@ def _find(qs: QuerySet[MeteredSession], session_id: str) -> MeteredSession:
 @router.post("/sessions", response={201: SessionCreatedOut, **WRITE_ERRORS})
 def create_session(request: HttpRequest, payload: SessionIn):
     """Open a session for one piece of work. Gateway calls join it with its token as
-    the Bearer key or with `X-Session-Id`; runs with `"session": id`."""
+    the Bearer key or with `X-Session-Id`; runs with `"session": id`. With `"lineup"`,
+    its calls for the agents the lineup names are routed by the lineup."""
     require_perm(request, GATEWAY_PERM)
-    session, token = metering.session_create(owner=request.auth, **payload.dict())
+    data = payload.dict()
+    lineup_name = data.pop("lineup")
+    if lineup_name is not None:
+        lineup = Lineup.objects.filter(name=lineup_name).first()
+        if lineup is None:
+            raise InputError([{"loc": ("body", "lineup"), "msg": f"No lineup named {lineup_name!r}."}])
+        data["lineup_id"] = lineup.pk
+    session, token = metering.session_create(owner=request.auth, **data)
     created = selectors.sessions_with_counts().get(pk=session.pk)
     created.token = token
     return Status(201, created)

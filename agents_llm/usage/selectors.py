@@ -317,7 +317,7 @@ def sessions_with_counts():
         rows = model.objects.filter(session=OuterRef("pk")).order_by().values("session").annotate(n=Count("pk"))
         return Coalesce(Subquery(rows.values("n"), output_field=IntegerField()), 0)
 
-    return MeteredSession.objects.annotate(n_calls=count(LLMCall), n_runs=count(AgentRun))
+    return MeteredSession.objects.select_related("lineup").annotate(n_calls=count(LLMCall), n_runs=count(AgentRun))
 
 
 def session_by_agent(session_id) -> list[dict]:
