@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from providers.models import LLMProvider
+from tradingagents import formatting
 
 
 class SessionStatus(models.TextChoices):
@@ -62,7 +63,9 @@ class MeteredSession(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        # Sessions often share a name (one per analysis of a ticker): when and which one.
+        created = "not saved" if self.created_at is None else formatting.when(self.created_at)
+        return f"{self.name} ({created} · {str(self.pk)[:8]})"
 
 
 class CallStatus(models.TextChoices):
