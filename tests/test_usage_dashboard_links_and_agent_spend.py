@@ -4,6 +4,7 @@ spent over those 30 days (without a query per agent); daily spend is drawn as ba
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.staticfiles import finders
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -62,8 +64,12 @@ def test_the_dashboards_tables_link_to_agents_and_sessions(client, superuser, us
 
     for agent in usage_world["agents"]:
         assert f'<a href="{reverse("admin:agents_llm_agentconfig_change", args=[agent.pk])}">{agent.name}</a>' in html
-    for session in MeteredSession.objects.filter(calls__isnull=False).distinct():
+    sessions = MeteredSession.objects.filter(calls__isnull=False).distinct()
+    for session in sessions:
         assert f'<a href="{reverse("admin:agents_llm_meteredsession_change", args=[session.pk])}">{session}</a>' in html
+    labels = json.loads(html.split('<script id="usage-data" type="application/json">')[1].split("</script>")[0])
+    used = MeteredSession.objects.filter(Q(calls__isnull=False) | Q(runs__isnull=False)).distinct()
+    assert set(labels["charts"]["sessions"]["labels"]) - {"(no session)"} == {str(s) for s in used}
 
 
 def test_the_agents_list_shows_each_agents_30_day_spend_without_a_query_per_agent(client, superuser, usage_world):

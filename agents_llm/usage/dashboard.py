@@ -184,6 +184,8 @@ def usage_dashboard_view(request: HttpRequest) -> HttpResponse:
     table = {
         name: [row.as_dict() for row in data[name]] for name in ("by_day", "by_agent", "by_model", "by_session")
     }
+    tables = _linked(data)
+    data["charts"]["sessions"]["labels"] = [item["label"] for item in tables["by_session"][:15]]
     # The selector shows the period the page shows: the preset, and its dates.
     form = PeriodForm(initial={"days": chosen.preset(), "date_from": date_from, "date_to": date_to})
     context = {
@@ -194,7 +196,7 @@ def usage_dashboard_view(request: HttpRequest) -> HttpResponse:
         "errors": chosen.errors if chosen.is_bound else {},
         "presets": PRESETS,
         **data,
-        "tables": _linked(data),
+        "tables": tables,
         # What the charts draw and the tables show, for the page's script (and tests).
         "usage_data": {"charts": data["charts"], "total": data["total"].as_dict(), **table},
     }
