@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 from agents_llm.metering.calls import CallOutcome, call_record
 from agents_llm.metering.pricing import TokenUsage
 from agents_llm.metering.sessions import session_create, settle
-from agents_llm.models import CallStatus, LLMCall
+from agents_llm.models import CallStatus, LLMCall, MeteredSession, SessionStatus
 from tests.test_browser_schema_builder import SCREENSHOTS, browser  # noqa: F401
 from tradingagents.formatting import money
 
@@ -118,6 +118,14 @@ def test_a_new_user_walks_from_a_session_to_a_call_its_agent_and_its_spend(page:
     page.goto(f"{live_server.url}/admin/agents_llm/agentconfig/")
     expect(page.locator("#result_list tr", has_text="trader").first).to_contain_text(money(spent))
     shot(page, "05_agents_list")
+
+    # The session page's button closes the session (it used to only navigate back).
+    page.goto(f"{live_server.url}/admin/agents_llm/meteredsession/{session.pk}/change/")
+    page.locator("[data-role=close-session]").click()
+    expect(page.locator(".messagelist")).to_contain_text("Closed session")
+    expect(page.locator("div.field-status_badge")).to_contain_text("Closed")
+    assert MeteredSession.objects.get(pk=session.pk).status == SessionStatus.CLOSED
+    shot(page, "07_session_closed")
 
 
 def test_the_usage_dashboard_opens_on_the_last_30_days(page: Page, live_server, world):

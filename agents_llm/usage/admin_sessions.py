@@ -7,9 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from agents_llm.metering import sessions as metering
@@ -65,6 +67,34 @@ class MeteredSessionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: MeteredSession | None = None) -> bool:
         return False  # a session is the record of what a piece of work spent: it is closed, not deleted
+
+    def get_urls(self) -> list:
+        close = path("<uuid:session_id>/close/", self.admin_site.admin_view(self.close_view),
+                     name="agents_llm_meteredsession_close")
+        return [close, *super().get_urls()]
+
+    def may_close(self, request: HttpRequest, session: MeteredSession) -> bool:
+        """Its owner, or whoever may change sessions."""
+        return session.owner_id == request.user.pk or request.user.has_perm("agents_llm.change_meteredsession")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        session = self.get_object(request, object_id)
+        can_close = session is not None and session.status != SessionStatus.CLOSED and self.may_close(request, session)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "can_close": can_close})
+
+    def close_view(self, request: HttpRequest, session_id: object) -> HttpResponse:
+        """The session page's "Close session" button."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        session = get_object_or_404(MeteredSession, pk=session_id)
+        if not self.may_close(request, session):
+            raise PermissionDenied
+        if session.status == SessionStatus.CLOSED:
+            self.message_user(request, f"Session '{session}' was already closed.", messages.WARNING)
+        else:
+            metering.session_close(session=session)
+            self.message_user(request, f"Closed session '{session}': new calls in it get 409.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:agents_llm_meteredsession_change", args=[session.pk]))
 
     @admin.action(description="Close the selected sessions (new calls in them get 409)")
     def close_sessions(self, request: HttpRequest, queryset: QuerySet[MeteredSession]) -> None:
