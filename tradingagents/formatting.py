@@ -1,6 +1,6 @@
 """One format for money, counts and times on every admin page (lists, detail pages,
 the usage dashboard): `$0.0123`, `3,034`, `2026-12-07 11:28:49` in the server's time
-zone. Admin code calls these; templates use the filters of `{% load formats %}`."""
+zone. Admin code calls these; templates use the filters of `{% load admin_formats %}`."""
 
 from __future__ import annotations
 

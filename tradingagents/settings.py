@@ -256,6 +256,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The admin shows times as 2026-12-07 11:28:49 (tradingagents/formats/, tradingagents.formatting).
+FORMAT_MODULE_PATH = ["tradingagents.formats"]
 USE_I18N = True
 USE_TZ = True
 

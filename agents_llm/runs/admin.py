@@ -73,8 +73,26 @@ def _pretty(value: Any) -> str:
                        json.dumps(value, indent=2, ensure_ascii=False))
 
 
+def counted(name: str, description: str) -> Any:
+    """A read-only field showing the count `name` with thousands separators (Django's
+    own display of a number has none)."""
+
+    @admin.display(description=description, ordering=name)
+    def show(self: Any, obj: Any) -> str:
+        return formatting.count(getattr(obj, name))
+
+    show.__name__ = f"{name}_count"
+    return show
+
+
 class SpendColumns:
     """What answered a run or a gateway call, its tokens, cost and latency."""
+
+    input_tokens_count = counted("input_tokens", "Input tokens")
+    output_tokens_count = counted("output_tokens", "Output tokens")
+    cache_read_tokens_count = counted("cache_read_tokens", "Cache read tokens")
+    cache_write_tokens_count = counted("cache_write_tokens", "Cache write tokens")
+    reasoning_tokens_count = counted("reasoning_tokens", "Reasoning tokens")
 
     @admin.display(description="Model", ordering="model_name")
     def answered_by(self, obj: AgentRun | LLMCall) -> str:
@@ -124,14 +142,18 @@ class AgentRunAdmin(SpendColumns, admin.ModelAdmin):
         )}),
         ("Input", {"fields": ("input_pretty", "prompt")}),
         ("Result", {"fields": ("output_pretty", "error", "attempts_table")}),
-        ("Usage", {"fields": ("input_tokens", "output_tokens", "requests", "cost_display", "cost_note", "latency")}),
+        ("Usage", {"fields": (
+            "input_tokens_count", "output_tokens_count", "requests_count", "cost_display", "cost_note", "latency",
+        )}),
         ("Times", {"fields": ("created", "started", "finished")}),
     )
     readonly_fields = (
         "status_badge", "agent", "task", "session_link", "answered_by", "schema_version", "created_by", "input_pretty",
-        "prompt", "output_pretty", "error", "attempts_table", "input_tokens", "output_tokens", "requests",
+        "prompt", "output_pretty", "error", "attempts_table", "input_tokens_count", "output_tokens_count", "requests_count",
         "cost_display", "cost_note", "latency", "created", "started", "finished",
     )
+
+    requests_count = counted("requests", "Requests")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -182,7 +204,8 @@ class AgentRunAdmin(SpendColumns, admin.ModelAdmin):
             "", "<tr><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
             (
                 (n, a.get("provider", ""), a.get("model", ""), a.get("error_class") or "answered",
-                 a.get("message", ""), a.get("input_tokens", 0), a.get("output_tokens", 0))
+                 a.get("message", ""), formatting.count(a.get("input_tokens", 0)),
+                 formatting.count(a.get("output_tokens", 0)))
                 for n, a in enumerate(run.attempts, start=1)
             ),
         )

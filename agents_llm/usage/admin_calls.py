@@ -46,15 +46,15 @@ class LLMCallAdmin(SpendColumns, admin.ModelAdmin):
         )}),
         ("Result", {"fields": ("error_code", "error", "attempts_table")}),
         ("Usage", {"fields": (
-            "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
-            "cost_display", "cost_note", "latency",
+            "input_tokens_count", "cache_read_tokens_count", "cache_write_tokens_count", "output_tokens_count",
+            "reasoning_tokens_count", "cost_display", "cost_note", "latency",
         )}),
         ("Time", {"fields": ("created",)}),
     )
     readonly_fields = (
         "status_badge", "agent", "alias", "user", "session_link", "answered_by", "streamed", "fell_back", "error_code",
-        "error", "attempts_table", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
-        "reasoning_tokens", "cost_display", "cost_note", "latency", "created",
+        "error", "attempts_table", "input_tokens_count", "cache_read_tokens_count", "cache_write_tokens_count",
+        "output_tokens_count", "reasoning_tokens_count", "cost_display", "cost_note", "latency", "created",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

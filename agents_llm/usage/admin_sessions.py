@@ -46,13 +46,13 @@ class MeteredSessionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ("close_sessions",)
     fieldsets = (
-        (None, {"fields": ("status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced_calls", "created", "closed")}),
+        (None, {"fields": ("status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced", "created", "closed")}),
         ("By agent", {"fields": ("by_agent_table",)}),
         ("Gateway calls", {"fields": ("calls_table",)}),
         ("Runs", {"fields": ("runs_table",)}),
     )
     readonly_fields = (
-        "status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced_calls", "created", "closed",
+        "status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced", "created", "closed",
         "by_agent_table", "calls_table", "runs_table",
     )
 
@@ -153,6 +153,10 @@ class MeteredSessionAdmin(admin.ModelAdmin):
     def tokens(self, session: MeteredSession) -> str:
         reserved = f", {count(session.reserved_tokens)} reserved by calls in flight" if session.reserved_tokens else ""
         return f"{count(session.spent_tokens)} spent{reserved}"
+
+    @admin.display(description="Unpriced calls")
+    def unpriced(self, session: MeteredSession) -> str:
+        return count(session.unpriced_calls)
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, session: MeteredSession) -> str:

@@ -12,7 +12,8 @@
     return "rgba(" + (v >> 16) + "," + ((v >> 8) & 255) + "," + (v & 255) + "," + alpha + ")";
   }
 
-  function usd(value) { return "$" + Number(value).toLocaleString(undefined, {maximumFractionDigits: 4}); }
+  // As the tables (tradingagents.formatting.money): $1,234.5678.
+  function usd(value) { return "$" + Number(value).toLocaleString("en-US", {minimumFractionDigits: 4, maximumFractionDigits: 4}); }
 
   var common = {
     responsive: true, maintainAspectRatio: false, animation: false,

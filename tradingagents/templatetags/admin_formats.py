@@ -1,4 +1,4 @@
-"""`{% load formats %}`: tradingagents.formatting's formats as template filters."""
+"""`{% load admin_formats %}`: tradingagents.formatting's formats as template filters."""
 
 from __future__ import annotations
 
