@@ -20,6 +20,7 @@ BADGE_COLOURS = {
     ValidationStatus.VALIDATING: "#2563eb",
     ValidationStatus.VALID: "#15803d",
     ValidationStatus.INVALID: "#b91c1c",
+    ValidationStatus.UNREACHABLE: "#a16207",
     ValidationStatus.UNDECRYPTABLE: "#7c2d12",
 }
 

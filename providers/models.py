@@ -12,7 +12,8 @@ class ValidationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     VALIDATING = "validating", "Validating"
     VALID = "valid", "Valid"
-    INVALID = "invalid", "Invalid"
+    INVALID = "invalid", "Invalid"  # the vendor answered: the key or the base URL is wrong
+    UNREACHABLE = "unreachable", "Unreachable"  # no usable answer (down, timing out, 5xx, 429) after every attempt
     UNDECRYPTABLE = "undecryptable", "Undecryptable"
 
 
