@@ -43,10 +43,10 @@ class Command(BaseCommand):
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from None
-            self.stderr.write(f"Opened session '{session.name}' ({session.pk}); its token is below, shown once.")
+            self.stderr.write(f"Opened session '{session.name}' ({session.pk}); its token is below, shown once.", style_func=self.style.SUCCESS)
         else:
             _, token = api_token_create(user=user, name="tradingagents")
-            self.stderr.write(f"Created an API token for {user}; it is below, shown once.")
+            self.stderr.write(f"Created an API token for {user}; it is below, shown once.", style_func=self.style.SUCCESS)
         for line in (
             "TRADINGAGENTS_LLM_PROVIDER=openai_compatible",
             f"TRADINGAGENTS_LLM_BACKEND_URL={base}/v1",
