@@ -7,11 +7,10 @@ from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirec
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.text import slugify
 from simple_history.admin import SimpleHistoryAdmin
 
 from providers.forms import SecretFieldsMixin
-from providers.models import LLMProvider, ValidationStatus
+from providers.models import LLMProvider, ValidationStatus, provider_slug
 from providers.services import provider_request_validation, provider_save
 
 BADGE_COLOURS = {
@@ -20,6 +19,7 @@ BADGE_COLOURS = {
     ValidationStatus.VALIDATING: "#2563eb",
     ValidationStatus.VALID: "#15803d",
     ValidationStatus.INVALID: "#b91c1c",
+    ValidationStatus.UNREACHABLE: "#a16207",
     ValidationStatus.UNDECRYPTABLE: "#7c2d12",
 }
 
@@ -46,10 +46,10 @@ class LLMProviderForm(SecretFieldsMixin, forms.ModelForm):
         fields = ("name", "provider_type", "base_url", "enabled")
 
     def clean_name(self) -> str:
-        slug = slugify(self.cleaned_data["name"])
-        if not slug:
-            raise forms.ValidationError("The name needs at least one letter or digit.")
-        return slug
+        try:
+            return provider_slug(self.cleaned_data["name"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @admin.register(LLMProvider)

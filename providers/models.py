@@ -1,10 +1,23 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.text import slugify
 from simple_history.models import HistoricalRecords
 
 from providers import crypto
 from providers.catalog import ProviderType
+
+NAME_NEEDS = "The name needs at least one letter or digit."
+
+
+def provider_slug(name: str) -> str:
+    """The name a provider is stored, referred to and shown under: "My Anthropic" is
+    `my-anthropic`. The admin and the API both take any name and store this slug.
+    ValueError when nothing is left of it."""
+    slug = slugify(name)
+    if not slug:
+        raise ValueError(NAME_NEEDS)
+    return slug
 
 
 class ValidationStatus(models.TextChoices):
@@ -12,7 +25,8 @@ class ValidationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     VALIDATING = "validating", "Validating"
     VALID = "valid", "Valid"
-    INVALID = "invalid", "Invalid"
+    INVALID = "invalid", "Invalid"  # the vendor answered: the key or the base URL is wrong
+    UNREACHABLE = "unreachable", "Unreachable"  # no usable answer (down, timing out, 5xx, 429) after every attempt
     UNDECRYPTABLE = "undecryptable", "Undecryptable"
 
 

@@ -49,6 +49,7 @@ class Outcome(enum.Enum):
     VALID = "valid"
     INVALID = "invalid"
     TRANSIENT = "transient"  # worth another attempt later
+    UNREACHABLE = "unreachable"  # still transient after the last attempt: the key is not known to be wrong
 
 
 @dataclass
@@ -193,7 +194,8 @@ def provider_validate(*, provider_id: int, attempt: int = 1, max_attempts: int =
     """Check one provider's credentials and store the outcome on it.
 
     Returns the outcome; TRANSIENT means "try again later" (only returned while
-    `attempt < max_attempts`; the last attempt turns it into INVALID with the reason).
+    `attempt < max_attempts`; the last attempt turns it into UNREACHABLE with the
+    reason: a vendor that is down is told apart from a key it refused, INVALID).
     Returns None when the provider is gone or its credentials changed meanwhile.
     """
     provider = LLMProvider.objects.filter(pk=provider_id).first()
@@ -232,14 +234,14 @@ def provider_validate(*, provider_id: int, attempt: int = 1, max_attempts: int =
             validated_at=timezone.now(), available_models=result.models,
         )
         return Outcome.VALID if stored else None
-    message = result.message
+    message, status, outcome = result.message, ValidationStatus.INVALID, Outcome.INVALID
     if result.outcome is Outcome.TRANSIENT:
         message = f"{message} Gave up after {max_attempts} attempt{'s' if max_attempts > 1 else ''}."
+        status, outcome = ValidationStatus.UNREACHABLE, Outcome.UNREACHABLE
     stored = _store(
-        provider, validation_status=ValidationStatus.INVALID, validation_error=message,
-        validated_at=timezone.now(), available_models=[],
+        provider, validation_status=status, validation_error=message, validated_at=timezone.now(), available_models=[],
     )
-    return Outcome.INVALID if stored else None
+    return outcome if stored else None
 
 
 def providers_due(*, now: datetime | None = None, stale_pending_seconds: int = 60) -> list[int]:

@@ -1,4 +1,4 @@
-"""The bare site and the admin's "View site" land on the admin, which names the product."""
+"""The bare site lands on the admin, which names the product (its header links the API docs)."""
 
 from __future__ import annotations
 

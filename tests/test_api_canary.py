@@ -27,7 +27,7 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
     writes = [
         as_editor.post("/providers", {"name": "canary", "provider_type": "openai", "api_key": CANARY_KEY}),
         as_editor.post("/providers", {"name": "canary", "provider_type": "openai", "api_key": CANARY_KEY}),  # 409
-        as_editor.post("/providers", {"name": "bad name", "provider_type": "openai", "api_key": CANARY_KEY}),  # 422
+        as_editor.post("/providers", {"name": "!!!", "provider_type": "openai", "api_key": CANARY_KEY}),  # 422: no slug
         as_editor.post("/providers", {"name": "x", "provider_type": "openai", "api_key": CANARY_KEY * 20}),  # too long
     ]
     provider = LLMProvider.objects.get(name="canary")

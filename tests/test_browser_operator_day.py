@@ -201,7 +201,7 @@ def test_an_operators_day(page: Page, live_server, seeded, vendor):
         "() => [...document.querySelectorAll('canvas')].map(c => [c.id, c.chart ? c.chart.config.type : null])"
     )
     assert dict(charts) == {
-        "chart-spend-day": "line", "chart-tokens-day": "bar", "chart-agents": "bar", "chart-models": "bar",
+        "chart-spend-day": "bar", "chart-tokens-day": "bar", "chart-agents": "bar", "chart-models": "bar",
         "chart-outcomes": "bar", "chart-sessions": "bar",
     }
     total = page.locator("[data-role=total-count]").text_content()

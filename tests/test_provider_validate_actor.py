@@ -79,12 +79,12 @@ def test_a_500_is_retried_then_valid(broker, vendor):
     assert len(vendor.requests) == 3
 
 
-def test_timeouts_on_every_attempt_end_invalid_with_the_reason(broker, vendor):
+def test_timeouts_on_every_attempt_end_unreachable_with_the_reason(broker, vendor):
     vendor.script = ["hang"]
     vendor.hang_seconds = 1.0
     provider = create(broker, vendor)
 
-    assert provider.validation_status == ValidationStatus.INVALID
+    assert provider.validation_status == ValidationStatus.UNREACHABLE
     assert "No answer from 127.0.0.1" in provider.validation_error
     assert f"Gave up after {validation.MAX_ATTEMPTS} attempts" in provider.validation_error
     assert len(vendor.requests) == validation.MAX_ATTEMPTS

@@ -67,7 +67,7 @@ def test_the_session_page_in_a_browser_shows_the_12_roles_with_tokens_and_cost(p
     expect(page.locator(".spend").first).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "session-by-agent.png"), full_page=True)
     first = rows.first.locator("td")
-    assert first.nth(0).inner_text() in ROLES and int(first.nth(3).inner_text()) > 0
+    assert first.nth(0).inner_text() in ROLES and int(first.nth(3).inner_text().replace(",", "")) > 0
 
 
 @pytest.mark.django_db

@@ -41,8 +41,9 @@ def test_the_index_links_to_the_dashboard_and_sums_up_the_last_seven_days(client
 def test_the_index_summary_shows_the_same_spend_as_the_selector(client, superuser, usage_world):
     from django.utils import timezone
 
-    from agents_llm.templatetags.usage_tags import thousands, usd
     from agents_llm.usage.selectors import day_bounds, usage_total
+    from tradingagents.formatting import count as thousands
+    from tradingagents.formatting import money as usd
 
     record_usage(runs=30, calls=50, days=5, now=timezone.now(), **usage_world)
     client.force_login(superuser)

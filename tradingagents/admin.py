@@ -13,6 +13,8 @@ admin.site.site_title = "TradingAgents"
 admin.site.index_title = "Agents, models, runs and spend"
 # The lists (runs above all) need the page's width more than a second copy of the index.
 admin.site.enable_nav_sidebar = False
+# The admin is the site: its "View site" looped back to it. The header links the API docs instead.
+admin.site.site_url = "/api/docs"
 
 # django-dramatiq's message log stays empty here (runs and provider checks keep their
 # outcome on their own rows), and its "Tasks" entry reads like ours: hide it.

@@ -264,6 +264,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The admin shows times as 2026-12-07 11:28:49 (tradingagents/formats/, tradingagents.formatting).
+FORMAT_MODULE_PATH = ["tradingagents.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -281,6 +283,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own console handler (DEBUG only) printed each of its warnings a second
+        # time beside the root's: its records go to the root's handler alone.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "httpx": {"level": "WARNING"},
         "uvicorn.error": {"level": "WARNING"},
     },

@@ -22,7 +22,11 @@ class LLMPresetAdmin(SimpleHistoryAdmin):
 
 
 class PresetChoiceForm(forms.Form):
-    preset = forms.ModelChoiceField(queryset=LLMPreset.objects.select_related("provider"), empty_label=None)
+    # No preset is chosen for the operator: applying one replaces each agent's primary config.
+    preset = forms.ModelChoiceField(
+        queryset=LLMPreset.objects.select_related("provider"), empty_label="— choose a preset —",
+        error_messages={"required": "Choose the preset to apply."},
+    )
 
 
 @admin.action(description="Apply preset… (sets each selected agent's primary LLM config)")

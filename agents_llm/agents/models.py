@@ -25,12 +25,19 @@ class AgentRole(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# Where instructions apply: a client of the gateway sends its own prompts (issue 27).
+INSTRUCTIONS_HELP = (
+    "The system prompt of this agent's runs (admin Run button, POST /api/v1/runs). "
+    "Gateway calls (/v1/chat/completions) do not use it: they pass the client's own messages unchanged."
+)
+
+
 class AgentConfig(models.Model):
     name = models.SlugField(max_length=64, unique=True)  # unique implies an index
     display_name = models.CharField(max_length=120)
     role = models.CharField(max_length=32, choices=AgentRole.choices, default=AgentRole.OTHER)
     description = models.TextField(blank=True)
-    instructions = models.TextField(blank=True, help_text="System prompt given to the LLM.")
+    instructions = models.TextField(blank=True, help_text=INSTRUCTIONS_HELP)
     enabled = models.BooleanField(default=True)
     metadata_json = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from agents_llm.agents.models import AgentRole
+from agents_llm.agents.models import INSTRUCTIONS_HELP, AgentRole
 from providers.schemas import API_KEY_DESCRIPTION, SLUG_PATTERN
 from tradingagents.schemas import Money
 
@@ -30,7 +30,7 @@ class AgentIn(Schema):
     display_name: str = Field("", max_length=120, description="Defaults to the name, title-cased.")
     role: RoleName = "other"
     description: str = Field("", max_length=10_000)
-    instructions: str = Field("", max_length=100_000, description="System prompt given to the LLM.")
+    instructions: str = Field("", max_length=100_000, description=INSTRUCTIONS_HELP)
     enabled: bool = True
     metadata_json: dict[str, Any] = Field(default_factory=dict)
     aliases: list[str] = Field(
@@ -44,7 +44,7 @@ class AgentPatch(Schema):
     display_name: str = Field(None, min_length=1, max_length=120)
     role: RoleName = None
     description: str = Field(None, max_length=10_000)
-    instructions: str = Field(None, max_length=100_000)
+    instructions: str = Field(None, max_length=100_000, description=INSTRUCTIONS_HELP)
     enabled: bool = None
     metadata_json: dict[str, Any] = None
     aliases: list[str] = Field(None, max_length=50)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from providers.models import LLMProvider
+from tradingagents import formatting
 
 # Money a session adds up is stored as an integer count of these: sums and comparisons
 # in SQL are then exact on every database (SQLite keeps decimals as floating point).
@@ -105,7 +106,9 @@ class MeteredSession(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        # Sessions often share a name (one per analysis of a ticker): when and which one.
+        created = "not saved" if self.created_at is None else formatting.when(self.created_at)
+        return f"{self.name} ({created} · {str(self.pk)[:8]})"
 
 
 class Reservation(models.Model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import string
+import uuid
 from typing import Any
 
 from django import forms
@@ -16,20 +17,49 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from agents_llm.agents.models import AgentConfig, TaskConfig
-from agents_llm.metering.models import LLMCall
+from agents_llm.metering.models import LLMCall, MeteredSession
 from agents_llm.runs.models import AgentRun, RunStatus
 from agents_llm.runs.runner import render_prompt, run_create, run_execute
+from tradingagents import formatting
 
-SECONDS = "%Y-%m-%d %H:%M:%S"
+SESSIONS_IN_FILTER = 20
 
 
-def _to_the_second(value: Any) -> str:
-    # Runs often take a few seconds: the admin's default format stops at the minute.
-    return "—" if value is None else timezone.localtime(value).strftime(SECONDS)
+class SessionFilter(admin.SimpleListFilter):
+    """Runs or calls of one session (`?session=<id>`, the link of the session's page):
+    the latest sessions are offered, any session's id is accepted."""
+
+    title = "session"
+    parameter_name = "session"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        sessions = list(MeteredSession.objects.order_by("-created_at")[:SESSIONS_IN_FILTER])
+        chosen = self._chosen()
+        if chosen is not None and all(s.pk != chosen for s in sessions):
+            sessions = [*MeteredSession.objects.filter(pk=chosen), *sessions]
+        return [(str(s.pk), str(s)) for s in sessions]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() is None:
+            return queryset
+        chosen = self._chosen()
+        return queryset.none() if chosen is None else queryset.filter(session_id=chosen)
+
+    def _chosen(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(str(self.value())) if self.value() else None
+        except ValueError:
+            return None
+
+
+def session_link(session: MeteredSession | None) -> str:
+    if session is None:
+        return "—"
+    return format_html('<a href="{}">{}</a>', reverse("admin:agents_llm_meteredsession_change", args=[session.pk]),
+                       str(session))
 
 
 def run_title(run: AgentRun) -> str:
@@ -43,8 +73,26 @@ def _pretty(value: Any) -> str:
                        json.dumps(value, indent=2, ensure_ascii=False))
 
 
+def counted(name: str, description: str) -> Any:
+    """A read-only field showing the count `name` with thousands separators (Django's
+    own display of a number has none)."""
+
+    @admin.display(description=description, ordering=name)
+    def show(self: Any, obj: Any) -> str:
+        return formatting.count(getattr(obj, name))
+
+    show.__name__ = f"{name}_count"
+    return show
+
+
 class SpendColumns:
     """What answered a run or a gateway call, its tokens, cost and latency."""
+
+    input_tokens_count = counted("input_tokens", "Input tokens")
+    output_tokens_count = counted("output_tokens", "Output tokens")
+    cache_read_tokens_count = counted("cache_read_tokens", "Cache read tokens")
+    cache_write_tokens_count = counted("cache_write_tokens", "Cache write tokens")
+    reasoning_tokens_count = counted("reasoning_tokens", "Reasoning tokens")
 
     @admin.display(description="Model", ordering="model_name")
     def answered_by(self, obj: AgentRun | LLMCall) -> str:
@@ -58,7 +106,7 @@ class SpendColumns:
 
     @admin.display(description="Tokens in/out", ordering="input_tokens")
     def tokens(self, obj: AgentRun | LLMCall) -> str:
-        return f"{obj.input_tokens} / {obj.output_tokens}"
+        return f"{formatting.count(obj.input_tokens)} / {formatting.count(obj.output_tokens)}"
 
     @admin.display(description="Cost (USD)", ordering="cost")
     def cost_display(self, obj: AgentRun | LLMCall) -> str:
@@ -66,36 +114,46 @@ class SpendColumns:
             return "—"
         if obj.cost is None:
             return format_html('<span title="{}">unknown</span>', obj.cost_note)
-        return format_html('<span title="{}">{}</span>', obj.cost_note, f"{obj.cost.normalize():f}")
+        return format_html('<span title="{}">{}</span>', obj.cost_note, formatting.money(obj.cost))
 
     @admin.display(description="Latency", ordering="latency_ms")
     def latency(self, obj: AgentRun | LLMCall) -> str:
-        return "—" if obj.latency_ms is None else f"{obj.latency_ms} ms"
+        return formatting.millis(obj.latency_ms)
+
+    @admin.display(description="Session", ordering="session__created_at")
+    def session_link(self, obj: AgentRun | LLMCall) -> str:
+        return session_link(obj.session)
 
 
 @admin.register(AgentRun)
 class AgentRunAdmin(SpendColumns, admin.ModelAdmin):
     list_display = (
         "id", "status_badge", "agent", "task", "answered_by", "tokens", "cost_display", "latency",
-        "created",
+        "session_link", "created",
     )
-    list_filter = ("status", "synthetic", "agent", "task", ("created_at", admin.DateFieldListFilter))
-    list_select_related = ("agent", "task", "provider")
+    list_filter = ("status", "synthetic", "agent", "task", SessionFilter, ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("agent", "task", "provider", "session")
     search_fields = ("=id", "agent__name", "task__name", "model_name", "error")
     date_hierarchy = "created_at"
     actions = ("run_again",)
     fieldsets = (
-        (None, {"fields": ("status_badge", "agent", "task", "answered_by", "schema_version", "created_by")}),
+        (None, {"fields": (
+            "status_badge", "agent", "task", "session_link", "answered_by", "schema_version", "created_by",
+        )}),
         ("Input", {"fields": ("input_pretty", "prompt")}),
         ("Result", {"fields": ("output_pretty", "error", "attempts_table")}),
-        ("Usage", {"fields": ("input_tokens", "output_tokens", "requests", "cost_display", "cost_note", "latency")}),
+        ("Usage", {"fields": (
+            "input_tokens_count", "output_tokens_count", "requests_count", "cost_display", "cost_note", "latency",
+        )}),
         ("Times", {"fields": ("created", "started", "finished")}),
     )
     readonly_fields = (
-        "status_badge", "agent", "task", "answered_by", "schema_version", "created_by", "input_pretty",
-        "prompt", "output_pretty", "error", "attempts_table", "input_tokens", "output_tokens", "requests",
+        "status_badge", "agent", "task", "session_link", "answered_by", "schema_version", "created_by", "input_pretty",
+        "prompt", "output_pretty", "error", "attempts_table", "input_tokens_count", "output_tokens_count", "requests_count",
         "cost_display", "cost_note", "latency", "created", "started", "finished",
     )
+
+    requests_count = counted("requests", "Requests")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -114,15 +172,15 @@ class AgentRunAdmin(SpendColumns, admin.ModelAdmin):
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, run: AgentRun) -> str:
-        return _to_the_second(run.created_at)
+        return formatting.when(run.created_at)
 
     @admin.display(description="Started", ordering="started_at")
     def started(self, run: AgentRun) -> str:
-        return _to_the_second(run.started_at)
+        return formatting.when(run.started_at)
 
     @admin.display(description="Finished", ordering="finished_at")
     def finished(self, run: AgentRun) -> str:
-        return _to_the_second(run.finished_at)
+        return formatting.when(run.finished_at)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
         run = AgentRun.objects.select_related("agent", "task").filter(pk=object_id).first() if object_id.isdigit() else None
@@ -146,7 +204,8 @@ class AgentRunAdmin(SpendColumns, admin.ModelAdmin):
             "", "<tr><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
             (
                 (n, a.get("provider", ""), a.get("model", ""), a.get("error_class") or "answered",
-                 a.get("message", ""), a.get("input_tokens", 0), a.get("output_tokens", 0))
+                 a.get("message", ""), formatting.count(a.get("input_tokens", 0)),
+                 formatting.count(a.get("output_tokens", 0)))
                 for n, a in enumerate(run.attempts, start=1)
             ),
         )

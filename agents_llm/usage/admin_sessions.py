@@ -7,38 +7,53 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from agents_llm.metering import sessions as metering
 from agents_llm.metering.models import LLMCall, MeteredSession, SessionStatus
-from agents_llm.runs.admin import _to_the_second
+from agents_llm.runs.models import AgentRun
 from agents_llm.usage import selectors
+from agents_llm.usage.admin_calls import call_status
+from tradingagents.formatting import count, millis, money, when
 
 STATUS_COLOURS = {SessionStatus.OPEN: "#2e7d32", SessionStatus.OVER_BUDGET: "#c62828", SessionStatus.CLOSED: "#6d6d6d"}
 CALLS_SHOWN = 200
+RUNS_SHOWN = 200
 
 
-def _money(value: Decimal | None) -> str:
-    return "unknown" if value is None else f"{value.normalize():f}" if value else "0"
+def _change_url(model: type, pk: object) -> str:
+    return reverse(f"admin:agents_llm_{model._meta.model_name}_change", args=[pk])
+
+
+def _all_of_session(model: type, session: MeteredSession, shown: int, total: int) -> str:
+    """The link to the list of every call (or run) of the session, with its filters."""
+    url = reverse(f"admin:agents_llm_{model._meta.model_name}_changelist") + f"?session={session.pk}"
+    what = model._meta.verbose_name_plural
+    label = f"All {count(total)} {what} of this session" if total > shown else f"The {what} of this session in their list"
+    return format_html('<p><a href="{}" class="session-{}-list">{} &rsaquo;</a></p>', url, model._meta.model_name, label)
 
 
 @admin.register(MeteredSession)
 class MeteredSessionAdmin(admin.ModelAdmin):
-    list_display = ("name", "status_badge", "spend_bar", "call_count", "run_count", "cost", "created")
+    list_display = ("name", "short_id", "status_badge", "spend_bar", "call_count", "run_count", "cost", "created")
     list_filter = ("status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("name", "=id")
     date_hierarchy = "created_at"
     actions = ("close_sessions",)
     fieldsets = (
-        (None, {"fields": ("status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced_calls", "created", "closed")}),
+        (None, {"fields": ("status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced", "created", "closed")}),
         ("By agent", {"fields": ("by_agent_table",)}),
         ("Gateway calls", {"fields": ("calls_table",)}),
+        ("Runs", {"fields": ("runs_table",)}),
     )
     readonly_fields = (
-        "status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced_calls", "created", "closed",
-        "by_agent_table", "calls_table",
+        "status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced", "created", "closed",
+        "by_agent_table", "calls_table", "runs_table",
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MeteredSession]:
@@ -52,6 +67,34 @@ class MeteredSessionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: MeteredSession | None = None) -> bool:
         return False  # a session is the record of what a piece of work spent: it is closed, not deleted
+
+    def get_urls(self) -> list:
+        close = path("<uuid:session_id>/close/", self.admin_site.admin_view(self.close_view),
+                     name="agents_llm_meteredsession_close")
+        return [close, *super().get_urls()]
+
+    def may_close(self, request: HttpRequest, session: MeteredSession) -> bool:
+        """Its owner, or whoever may change sessions."""
+        return session.owner_id == request.user.pk or request.user.has_perm("agents_llm.change_meteredsession")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        session = self.get_object(request, object_id)
+        can_close = session is not None and session.status != SessionStatus.CLOSED and self.may_close(request, session)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "can_close": can_close})
+
+    def close_view(self, request: HttpRequest, session_id: object) -> HttpResponse:
+        """The session page's "Close session" button."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        session = get_object_or_404(MeteredSession, pk=session_id)
+        if not self.may_close(request, session):
+            raise PermissionDenied
+        if session.status == SessionStatus.CLOSED:
+            self.message_user(request, f"Session '{session}' was already closed.", messages.WARNING)
+        else:
+            metering.session_close(session=session)
+            self.message_user(request, f"Closed session '{session}': new calls in it get 409.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:agents_llm_meteredsession_change", args=[session.pk]))
 
     @admin.action(description="Close the selected sessions (new calls in them get 409)")
     def close_sessions(self, request: HttpRequest, queryset: QuerySet[MeteredSession]) -> None:
@@ -77,41 +120,51 @@ class MeteredSessionAdmin(admin.ModelAdmin):
                 continue
             share = min(Decimal(1), spent / Decimal(budget)) if budget else Decimal(1)
             colour = "#c62828" if share >= Decimal("0.9") else "#1565c0"
-            label = f"${_money(spent)} of ${_money(Decimal(budget))}" if unit == "$" else f"{spent:f} of {budget} tokens"
+            label = (f"{money(spent)} of {money(Decimal(budget))}" if unit == "$"
+                     else f"{count(spent)} of {count(budget)} tokens")
             parts.append(format_html(
                 '<div class="spend" title="{}"><div class="spend-bar" style="width: 10em; background: #e0e0e0; height: .7em;">'
                 '<div style="width: {}%; background: {}; height: 100%;"></div></div><small>{}</small></div>',
                 label, f"{share * 100:.1f}", colour, label,
             ))
         if not parts:
-            return format_html("<small>no budget: ${} and {} tokens spent</small>", _money(session.spent_usd), session.spent_tokens)
+            return format_html("<small>no budget: {} and {} tokens spent</small>", money(session.spent_usd),
+                               count(session.spent_tokens))
         return format_html_join("", "{}", ((p,) for p in parts))
 
+    @admin.display(description="Id")
+    def short_id(self, session: MeteredSession) -> str:
+        return format_html('<code title="{}">{}</code>', session.pk, str(session.pk)[:8])
+
     @admin.display(description="Calls")
-    def call_count(self, session: MeteredSession) -> int:
-        return session.n_calls
+    def call_count(self, session: MeteredSession) -> str:
+        return count(session.n_calls)
 
     @admin.display(description="Runs")
-    def run_count(self, session: MeteredSession) -> int:
-        return session.n_runs
+    def run_count(self, session: MeteredSession) -> str:
+        return count(session.n_runs)
 
     @admin.display(description="Cost (USD)", ordering="spent_usd")
     def cost(self, session: MeteredSession) -> str:
-        note = f" (+{session.unpriced_calls} of unknown price)" if session.unpriced_calls else ""
-        return _money(session.spent_usd) + note
+        note = f" (+{count(session.unpriced_calls)} of unknown price)" if session.unpriced_calls else ""
+        return money(session.spent_usd) + note
 
     @admin.display(description="Tokens")
     def tokens(self, session: MeteredSession) -> str:
-        reserved = f", {session.reserved_tokens} reserved by calls in flight" if session.reserved_tokens else ""
-        return f"{session.spent_tokens} spent{reserved}"
+        reserved = f", {count(session.reserved_tokens)} reserved by calls in flight" if session.reserved_tokens else ""
+        return f"{count(session.spent_tokens)} spent{reserved}"
+
+    @admin.display(description="Unpriced calls")
+    def unpriced(self, session: MeteredSession) -> str:
+        return count(session.unpriced_calls)
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, session: MeteredSession) -> str:
-        return _to_the_second(session.created_at)
+        return when(session.created_at)
 
     @admin.display(description="Closed", ordering="closed_at")
     def closed(self, session: MeteredSession) -> str:
-        return _to_the_second(session.closed_at)
+        return when(session.closed_at)
 
     @admin.display(description="Per agent")
     def by_agent_table(self, session: MeteredSession) -> str:
@@ -122,8 +175,8 @@ class MeteredSessionAdmin(admin.ModelAdmin):
             '<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
             '<td class="num">{}</td><td class="num">{}</td><td class="num">{}%</td></tr>'
         ), (
-            (r["agent"], r["calls"], r["runs"], r["input_tokens"], r["output_tokens"], _money(r["cost"]),
-             f"{r['latency_ms']} ms", f"{r['share'] * 100:.1f}")
+            (r["agent"], count(r["calls"]), count(r["runs"]), count(r["input_tokens"]), count(r["output_tokens"]),
+             money(r["cost"]), millis(r["latency_ms"]), f"{r['share'] * 100:.1f}")
             for r in rows
         ))
         return format_html(
@@ -134,19 +187,44 @@ class MeteredSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Latest calls")
     def calls_table(self, session: MeteredSession) -> str:
-        calls = LLMCall.objects.filter(session=session).select_related("agent", "provider").order_by("-created_at")[:CALLS_SHOWN]
+        calls = list(
+            LLMCall.objects.filter(session=session).select_related("agent").order_by("-created_at")[:CALLS_SHOWN]
+        )
         if not calls:
             return "No gateway calls yet."
         body = format_html_join("", (
-            '<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{} / {}</td><td class="num">{}</td>'
-            '<td class="num">{}</td><td>{}</td></tr>'
+            '<tr><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class="num">{} / {}</td>'
+            '<td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>'
         ), (
-            (_to_the_second(c.created_at), c.agent.name, c.model_name or "—", c.input_tokens, c.output_tokens,
-             _money(c.cost), "—" if c.latency_ms is None else f"{c.latency_ms} ms", c.get_status_display())
+            (_change_url(LLMCall, c.pk), c.pk, when(c.created_at), c.agent.name, c.model_name or "—",
+             count(c.input_tokens), count(c.output_tokens), money(c.cost, unknown="unknown"), millis(c.latency_ms),
+             call_status(c))
             for c in calls
         ))
         return format_html(
-            '<table class="session-calls"><thead><tr><th>Time</th><th>Agent</th><th>Vendor model</th>'
-            "<th>Tokens in/out</th><th>Cost (USD)</th><th>Latency</th><th>Status</th></tr></thead><tbody>{}</tbody></table>",
-            body,
+            '<table class="session-calls"><thead><tr><th>Call</th><th>Time</th><th>Agent</th><th>Vendor model</th>'
+            "<th>Tokens in/out</th><th>Cost (USD)</th><th>Latency</th><th>Status</th></tr></thead><tbody>{}</tbody>"
+            "</table>{}",
+            body, _all_of_session(LLMCall, session, CALLS_SHOWN, getattr(session, "n_calls", len(calls))),
+        )
+
+    @admin.display(description="Latest runs")
+    def runs_table(self, session: MeteredSession) -> str:
+        runs = list(
+            AgentRun.objects.filter(session=session).select_related("agent", "task").order_by("-created_at")[:RUNS_SHOWN]
+        )
+        if not runs:
+            return "No runs yet."
+        body = format_html_join("", (
+            '<tr><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class="num">{} / {}</td>'
+            '<td class="num">{}</td><td>{}</td></tr>'
+        ), (
+            (_change_url(AgentRun, r.pk), r.pk, when(r.created_at), r.agent.name, r.task.name,
+             count(r.input_tokens), count(r.output_tokens), money(r.cost, unknown="unknown"), r.get_status_display())
+            for r in runs
+        ))
+        return format_html(
+            '<table class="session-runs"><thead><tr><th>Run</th><th>Time</th><th>Agent</th><th>Task</th>'
+            "<th>Tokens in/out</th><th>Cost (USD)</th><th>Status</th></tr></thead><tbody>{}</tbody></table>{}",
+            body, _all_of_session(AgentRun, session, RUNS_SHOWN, getattr(session, "n_runs", len(runs))),
         )

@@ -14,8 +14,11 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
+from agents_llm.agents.models import AgentConfig
+from agents_llm.metering.models import MeteredSession
 from agents_llm.usage.selectors import UsageRow, day_bounds, usage_merge, usage_rows
 
 PRESETS = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"))
@@ -32,6 +35,14 @@ class PeriodForm(forms.Form):
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     days = forms.ChoiceField(required=False, choices=(("", "Custom"), *PRESETS), label="Period")
+
+    def preset(self) -> str:
+        """The preset the period is (what the selector shows): the default's when nothing
+        (valid) is chosen, "" (custom) for dates."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        if data.get("days"):
+            return data["days"]
+        return "" if data.get("date_from") or data.get("date_to") else str(DEFAULT_DAYS)
 
     def period(self) -> tuple[date, date]:
         """UTC days, both included; the last 30 days when nothing (valid) is chosen."""
@@ -137,22 +148,55 @@ def usage_summary(*, days: int = 7) -> dict[str, Any]:
     return {"days": days, "period": period, "today": rows.get(today.isoformat()) or UsageRow()}
 
 
+def _linked(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The tables' rows with what they link to: an agent's page, a session's page (two
+    queries, whatever the rows). Sessions are named with their time and short id, as
+    several often share a name."""
+    agents = dict(AgentConfig.objects.filter(name__in=[r.key for r in data["by_agent"]]).values_list("name", "pk"))
+    session_ids = [r.key for r in data["by_session"] if r.key is not None]
+    sessions = {str(s.pk): s for s in MeteredSession.objects.filter(pk__in=session_ids)}
+
+    def agent(row: UsageRow) -> dict[str, Any]:
+        pk = agents.get(row.key)
+        url = reverse("admin:agents_llm_agentconfig_change", args=[pk]) if pk else ""
+        return {"row": row, "label": row.label, "url": url}
+
+    def session(row: UsageRow) -> dict[str, Any]:
+        found = sessions.get(row.key)
+        if found is None:
+            return {"row": row, "label": row.label, "url": ""}
+        return {"row": row, "label": str(found), "url": reverse("admin:agents_llm_meteredsession_change", args=[found.pk])}
+
+    return {
+        "by_agent": [agent(r) for r in data["by_agent"]],
+        "by_session": [session(r) for r in data["by_session"]],
+        "by_model": [{"row": r, "label": r.label, "url": ""} for r in data["by_model"]],
+        "by_day": [{"row": r, "label": r.label, "url": ""} for r in data["by_day"]],
+    }
+
+
 def usage_dashboard_view(request: HttpRequest) -> HttpResponse:
     if not can_view_usage(request.user):
         raise PermissionDenied
-    form = PeriodForm(request.GET or None)
-    date_from, date_to = form.period()
+    chosen = PeriodForm(request.GET or None)
+    date_from, date_to = chosen.period()
     data = usage_dashboard(date_from=date_from, date_to=date_to)
     table = {
         name: [row.as_dict() for row in data[name]] for name in ("by_day", "by_agent", "by_model", "by_session")
     }
+    tables = _linked(data)
+    data["charts"]["sessions"]["labels"] = [item["label"] for item in tables["by_session"][:15]]
+    # The selector shows the period the page shows: the preset, and its dates.
+    form = PeriodForm(initial={"days": chosen.preset(), "date_from": date_from, "date_to": date_to})
     context = {
         **admin.site.each_context(request),
         "title": "Usage and spend",
         "subtitle": f"{date_from.isoformat()} to {date_to.isoformat()}",
         "form": form,
+        "errors": chosen.errors if chosen.is_bound else {},
         "presets": PRESETS,
         **data,
+        "tables": tables,
         # What the charts draw and the tables show, for the page's script (and tests).
         "usage_data": {"charts": data["charts"], "total": data["total"].as_dict(), **table},
     }

@@ -12,7 +12,8 @@
     return "rgba(" + (v >> 16) + "," + ((v >> 8) & 255) + "," + (v & 255) + "," + alpha + ")";
   }
 
-  function usd(value) { return "$" + Number(value).toLocaleString(undefined, {maximumFractionDigits: 4}); }
+  // As the tables (tradingagents.formatting.money): $1,234.5678.
+  function usd(value) { return "$" + Number(value).toLocaleString("en-US", {minimumFractionDigits: 4, maximumFractionDigits: 4}); }
 
   var common = {
     responsive: true, maintainAspectRatio: false, animation: false,
@@ -38,20 +39,31 @@
     });
   }
 
+  // Dates typed in make the period custom: the preset would otherwise win.
+  function customOnDates() {
+    var days = document.getElementById("id_days");
+    ["id_date_from", "id_date_to"].forEach(function (id) {
+      var input = document.getElementById(id);
+      if (input && days) input.addEventListener("change", function () { days.value = ""; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    customOnDates();
     var data = JSON.parse(document.getElementById("usage-data").textContent);
     var charts = data.charts;
     if (!window.Chart) return;
 
+    // A bar per day (its agents stacked): a line between days read as spikes.
     draw("chart-spend-day", {
-      type: "line",
+      type: "bar",
       data: {
         labels: charts.days,
         datasets: charts.spend_by_day_agent.map(function (s, n) {
-          return {label: s.label, data: s.data, fill: true, borderColor: colour(n), backgroundColor: colour(n, 0.35), pointRadius: 0, tension: 0.2};
+          return {label: s.label, data: s.data, backgroundColor: colour(n, 0.8)};
         }),
       },
-      options: {scales: {y: {stacked: true, beginAtZero: true, ticks: {callback: usd}}}, plugins: {tooltip: {callbacks: {label: function (c) { return c.dataset.label + ": " + usd(c.raw); }}}}},
+      options: {scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true, ticks: {callback: usd}}}, plugins: {tooltip: {callbacks: {label: function (c) { return c.dataset.label + ": " + usd(c.raw); }}}}},
     });
 
     var tokens = charts.tokens_by_day;

@@ -22,6 +22,11 @@
     return node;
   }
 
+  // Every allowed value shows, and a line for the next one (three values were cut at two rows).
+  function enumRows(text) {
+    return Math.min(12, Math.max(3, text.split("\n").length + 1));
+  }
+
   function numberOrNull(text, integer) {
     const trimmed = String(text).trim();
     if (trimmed === "") return null;
@@ -317,7 +322,8 @@
       if (field.type === "string") {
         body.appendChild(this.numberInput(field, "minLength", "min length", true));
         body.appendChild(this.numberInput(field, "maxLength", "max length", true));
-        body.appendChild(this.textInput(field, "pattern", "pattern (regular expression)", "sb-pattern"));
+        body.appendChild(el("label", { className: "sb-inline sb-pattern-label" }, [
+          document.createTextNode("pattern "), this.textInput(field, "pattern", "regular expression", "sb-pattern")]));
         const format = el("select", { "data-role": "format", "aria-label": "Format" },
           [el("option", { value: "", text: "any format", selected: !field.format })].concat(
             M.FORMATS.map((f) => el("option", { value: f, text: f, selected: f === field.format }))));
@@ -419,9 +425,10 @@
 
     enumInput(field) {
       const text = field.enum.map((v) => String(v)).join("\n");
-      const input = el("textarea", { rows: "2", className: "sb-enum", "data-role": "enum", placeholder: "allowed values, one per line (empty: any)", "aria-label": "Allowed values" });
+      const input = el("textarea", { rows: String(enumRows(text)), className: "sb-enum", "data-role": "enum", placeholder: "allowed values, one per line (empty: any)", "aria-label": "Allowed values" });
       input.value = text;
       input.addEventListener("input", () => {
+        input.rows = enumRows(input.value);
         const lines = input.value.split("\n").map((l) => l.trim()).filter((l) => l !== "");
         let bad = false;
         if (field.type === "string") {

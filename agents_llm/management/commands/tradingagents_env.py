@@ -5,6 +5,7 @@ token (or, with --session, the token of a new session, so the run is metered and
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--user", default="", help="Whose token/session (default: the first superuser).")
-        parser.add_argument("--url", default="", help="The server's base URL (default: http://127.0.0.1:8000).")
+        parser.add_argument("--url", default="", help=(
+            "The server's base URL, with or without /v1 (default: http://127.0.0.1:8000)."
+        ))
         parser.add_argument("--session", default="", help="Open a session with this name and use its token.")
         parser.add_argument("--budget-usd", default=None, help="The session's USD budget, e.g. 0.50.")
         parser.add_argument("--budget-tokens", type=int, default=None, help="The session's token budget.")
@@ -32,7 +35,7 @@ class Command(BaseCommand):
         budget_usd = self._money(options["budget_usd"])
         if (budget_usd is not None or options["budget_tokens"]) and not options["session"]:
             raise CommandError("A budget needs a session: add --session NAME.")
-        base = (options["url"] or getattr(settings, "PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
+        base = self._base(options["url"] or getattr(settings, "PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000")
         if options["session"]:
             try:
                 session, token = session_create(
@@ -40,10 +43,10 @@ class Command(BaseCommand):
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from None
-            self.stderr.write(f"Opened session '{session.name}' ({session.pk}); its token is below, shown once.")
+            self.stderr.write(f"Opened session '{session.name}' ({session.pk}); its token is below, shown once.", style_func=self.style.SUCCESS)
         else:
             _, token = api_token_create(user=user, name="tradingagents")
-            self.stderr.write(f"Created an API token for {user}; it is below, shown once.")
+            self.stderr.write(f"Created an API token for {user}; it is below, shown once.", style_func=self.style.SUCCESS)
         for line in (
             "TRADINGAGENTS_LLM_PROVIDER=openai_compatible",
             f"TRADINGAGENTS_LLM_BACKEND_URL={base}/v1",
@@ -62,6 +65,17 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No active user {name!r}." if name else "No active superuser: pass --user NAME.")
         return user
+
+    def _base(self, url: str) -> str:
+        """The server's root: the gateway's URL (…/v1) is what a client is often given,
+        and a second /v1 would make every call a 404."""
+        base = url.strip().rstrip("/")
+        if base.lower().endswith("/v1"):
+            base = base[:-3].rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise CommandError(f"--url {url!r} is not a server's URL: give http://HOST:PORT, with or without /v1.")
+        return base
 
     def _money(self, value: str | None) -> Decimal | None:
         if value is None:

@@ -22,5 +22,5 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"User {options['user']!r} is inactive; its token would be refused.")
         row, token = api_token_create(user=user, name=options["name"])
-        self.stderr.write(f"Created token {row.prefix}… for {user}. It is shown once; store it now:")
+        self.stderr.write(f"Created token {row.prefix}… for {user}. It is shown once; store it now:", style_func=self.style.SUCCESS)
         self.stdout.write(token)
