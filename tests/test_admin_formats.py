@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from agents_llm.metering.calls import CallOutcome, call_record
 from agents_llm.metering.pricing import TokenUsage
-from agents_llm.metering.sessions import session_create, settle
+from agents_llm.metering.sessions import session_create
 from agents_llm.models import AgentRun, CallStatus, RunStatus
 from tradingagents.formatting import count, money, when
 
@@ -54,7 +54,6 @@ def spent(superuser, agent, task, openai_provider):
         agent_id=agent.pk, alias="trader", user_id=superuser.pk, session_id=session.pk, provider_id=openai_provider.pk,
         model_name="gpt-4o", status=CallStatus.SUCCEEDED, usage=usage, cost=cost, latency_ms=1250,
     ))
-    settle(reservation=None, session_id=session.pk, usage=usage, cost=cost)
     run = AgentRun.objects.create(
         agent=agent, task=task, session=session, status=RunStatus.SUCCEEDED, provider=openai_provider,
         model_name="gpt-4o", input_tokens=12345, output_tokens=678, cost=Decimal("0.01230000"), requests=1,

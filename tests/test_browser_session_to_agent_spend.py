@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from agents_llm.metering.calls import CallOutcome, call_record
 from agents_llm.metering.pricing import TokenUsage
-from agents_llm.metering.sessions import session_create, settle
+from agents_llm.metering.sessions import session_create
 from agents_llm.models import CallStatus, LLMCall, MeteredSession, SessionStatus
 from tests.test_browser_schema_builder import SCREENSHOTS, browser  # noqa: F401
 from tradingagents.formatting import money
@@ -44,7 +44,6 @@ def world(transactional_db, superuser, openai_provider) -> dict:
             provider_id=openai_provider.pk, model_name="gpt-4o-mini", status=CallStatus.SUCCEEDED, usage=usage,
             cost=cost, latency_ms=900, created_at=timezone.now() - timedelta(minutes=n),
         ))
-        settle(reservation=None, session_id=session.pk, usage=usage, cost=cost)
     call_record(CallOutcome(
         agent_id=trader.pk, alias="trader", user_id=superuser.pk, session_id=session.pk,
         status=CallStatus.REFUSED, error_code="budget_exceeded", error="Budget exceeded in session 'NVDA 2026-12-07'.",

@@ -229,3 +229,44 @@ def test_a_call_whose_row_cannot_be_written_leaves_no_spend_and_its_hold_is_swep
     budgets.reservations_release_expired()
     session.refresh_from_db()
     assert (session.reserved_tokens, session.spent_tokens) == (0, 0)
+
+
+# In the admin ---------------------------------------------------------------------
+
+
+def test_the_session_page_changes_a_budget_reopens_the_session_and_keeps_who_did_it(client, superuser):
+    session, _ = session_create(owner=superuser, name="admin budget", budget_tokens=100)
+    MeteredSession.objects.filter(pk=session.pk).update(status="over_budget", reserved_tokens=0)
+    client.force_login(superuser)
+    page = client.get(f"/admin/agents_llm/meteredsession/{session.pk}/change/")
+    assert 'data-role="change-budget"' in page.content.decode()
+
+    changed = client.post(f"/admin/agents_llm/meteredsession/{session.pk}/budget/",
+                          {"budget_usd": "0.25", "budget_tokens": "5000"}, follow=True)
+
+    assert "Changed the budget" in changed.content.decode()
+    session.refresh_from_db()
+    assert (session.budget_usd, session.budget_tokens, session.status) == (Decimal("0.25"), 5000, "open")
+    assert session.history.first().history_user == superuser
+
+
+def test_a_bad_budget_in_the_admin_names_the_field_and_changes_nothing(client, superuser):
+    session, _ = session_create(owner=superuser, name="admin bad budget", budget_tokens=100)
+    client.force_login(superuser)
+
+    answer = client.post(f"/admin/agents_llm/meteredsession/{session.pk}/budget/", {"budget_tokens": "-5"}, follow=True)
+
+    assert "budget_tokens" in answer.content.decode() and "not changed" in answer.content.decode()
+    session.refresh_from_db()
+    assert session.budget_tokens == 100
+
+
+def test_another_users_session_budget_is_not_changed_by_a_reader(client, superuser, reader):
+    session, _ = session_create(owner=superuser, name="not yours", budget_tokens=100)
+    client.force_login(reader)
+
+    answer = client.post(f"/admin/agents_llm/meteredsession/{session.pk}/budget/", {"budget_tokens": "9999"})
+
+    assert answer.status_code == 403
+    session.refresh_from_db()
+    assert session.budget_tokens == 100

@@ -1,13 +1,14 @@
 """Admin for sessions: what each piece of work spent against its budget, per agent,
 and its gateway calls, updated live. Sessions are opened through the API (their token
-is shown once there), so the admin only reads them and can close them."""
+is shown once there), so the admin reads them, changes their budgets and closes them."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -20,6 +21,12 @@ from agents_llm.runs.models import AgentRun
 from agents_llm.usage import selectors
 from agents_llm.usage.admin_calls import call_status
 from tradingagents.formatting import count, millis, money, when
+
+
+class BudgetForm(forms.Form):
+    budget_usd = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=8)
+    budget_tokens = forms.IntegerField(required=False, min_value=1, max_value=2**62)
+
 
 STATUS_COLOURS = {SessionStatus.OPEN: "#2e7d32", SessionStatus.OVER_BUDGET: "#c62828", SessionStatus.CLOSED: "#6d6d6d"}
 CALLS_SHOWN = 200
@@ -47,12 +54,13 @@ class MeteredSessionAdmin(admin.ModelAdmin):
     actions = ("close_sessions",)
     fieldsets = (
         (None, {"fields": ("status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced", "created", "closed")}),
+        ("Budget", {"fields": ("budget_form",)}),
         ("By agent", {"fields": ("by_agent_table",)}),
         ("Gateway calls", {"fields": ("calls_table",)}),
         ("Runs", {"fields": ("runs_table",)}),
     )
     readonly_fields = (
-        "status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced", "created", "closed",
+        "status_badge", "owner", "spend_bar", "cost", "tokens", "unpriced", "created", "closed", "budget_form",
         "by_agent_table", "calls_table", "runs_table",
     )
 
@@ -71,7 +79,9 @@ class MeteredSessionAdmin(admin.ModelAdmin):
     def get_urls(self) -> list:
         close = path("<uuid:session_id>/close/", self.admin_site.admin_view(self.close_view),
                      name="agents_llm_meteredsession_close")
-        return [close, *super().get_urls()]
+        budget = path("<uuid:session_id>/budget/", self.admin_site.admin_view(self.budget_view),
+                      name="agents_llm_meteredsession_budget")
+        return [close, budget, *super().get_urls()]
 
     def may_close(self, request: HttpRequest, session: MeteredSession) -> bool:
         """Its owner, or whoever may change sessions."""
@@ -95,6 +105,44 @@ class MeteredSessionAdmin(admin.ModelAdmin):
             metering.session_close(session=session)
             self.message_user(request, f"Closed session '{session}': new calls in it get 409.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:agents_llm_meteredsession_change", args=[session.pk]))
+
+    def budget_view(self, request: HttpRequest, session_id: object) -> HttpResponse:
+        """The session page's "Change budget" button: its owner, or whoever may change
+        sessions. Changing a budget re-opens an over-budget session (history keeps it)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        session = get_object_or_404(MeteredSession, pk=session_id)
+        if not self.may_close(request, session):
+            raise PermissionDenied
+        form = BudgetForm(request.POST)
+        page = HttpResponseRedirect(reverse("admin:agents_llm_meteredsession_change", args=[session.pk]))
+        if not form.is_valid():
+            problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+            self.message_user(request, f"The budget was not changed ({problems}).", messages.ERROR)
+            return page
+        try:
+            metering.session_set_budget(session=session, changes=form.cleaned_data, user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, f"The budget was not changed: {' '.join(exc.messages)}", messages.ERROR)
+            return page
+        self.message_user(request, f"Changed the budget of session '{session}'.", messages.SUCCESS)
+        return page
+
+    @admin.display(description="Change it")
+    def budget_form(self, session: MeteredSession) -> str:
+        if session.status == SessionStatus.CLOSED:
+            return "The session is closed: its budget no longer changes."
+        usd = "" if session.budget_usd is None else f"{session.budget_usd.normalize():f}"
+        tokens = "" if session.budget_tokens is None else str(session.budget_tokens)
+        return format_html(
+            '<label>USD <input type="text" inputmode="decimal" name="budget_usd" value="{}" size="10" '
+            'aria-label="Budget in USD"></label> '
+            '<label>tokens <input type="number" min="1" name="budget_tokens" value="{}" size="10" '
+            'aria-label="Budget in tokens"></label> '
+            '<input type="submit" value="Change budget" data-role="change-budget" formaction="{}" formmethod="post">'
+            "<br><small>Empty: no budget of that kind. Changing a budget re-opens an over-budget session.</small>",
+            usd, tokens, reverse("admin:agents_llm_meteredsession_budget", args=[session.pk]),
+        )
 
     @admin.action(description="Close the selected sessions (new calls in them get 409)")
     def close_sessions(self, request: HttpRequest, queryset: QuerySet[MeteredSession]) -> None:
@@ -147,7 +195,8 @@ class MeteredSessionAdmin(admin.ModelAdmin):
     @admin.display(description="Cost (USD)", ordering="spent_usd")
     def cost(self, session: MeteredSession) -> str:
         note = f" (+{count(session.unpriced_calls)} of unknown price)" if session.unpriced_calls else ""
-        return money(session.spent_usd) + note
+        reserved = f", {money(session.reserved_usd)} reserved by calls in flight" if session.reserved_usd else ""
+        return money(session.spent_usd) + note + reserved
 
     @admin.display(description="Tokens")
     def tokens(self, session: MeteredSession) -> str:
