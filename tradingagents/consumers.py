@@ -218,7 +218,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if token:
             self.user = await user_for_token(token)
             if self.user is None:
-                await self.close()  # before accept: the handshake is refused
+                # Accepted, then closed with 4401 and a reason, as every other refusal:
+                # a refused handshake is an HTTP 403 that clients cannot tell apart.
+                await self.accept()
+                await self._refuse("Invalid, revoked or inactive API token.")
                 return
             self._token = token
             await self.accept()
