@@ -114,14 +114,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
     # Under ASGI every sync request runs in a thread of its own, so persistent connections
     # (CONN_MAX_AGE) would pile up one per thread, and a fresh connection per request
-    # costs ~7 ms. A psycopg pool reuses connections across threads instead. With health
-    # checks Django has the pool check each one as it hands it out (an empty query): one
-    # the server ended meanwhile (a restart, pg_terminate_backend, idle_session_timeout)
-    # is replaced, not given to a request.
+    # costs ~7 ms. A psycopg pool reuses connections across threads instead. Our backend
+    # (Django's, see tradingagents/postgresql/base.py) checks each connection it takes
+    # from the pool (an empty query): one the server ended meanwhile (a restart,
+    # pg_terminate_backend, idle_session_timeout) has the pool check all its idle ones at
+    # once and is replaced, not given to a request.
+    DATABASES["default"]["ENGINE"] = "tradingagents.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10,
     }
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _DATABASE_POOL_MAX = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0)
 # Async code (inline runs, the gateway, async API views) does its database work on a
 # few threads per process that keep their connections (tradingagents.dbthreads): with
