@@ -354,7 +354,12 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await events_hub().leave(topic, self)
 
     async def _send_text(self, text: str) -> None:
-        await self.send(text_data=text)
+        try:
+            await self.send(text_data=text)
+        except OSError:
+            # The client has gone (uvicorn's ClientDisconnected) while frames were still
+            # on their way (a throttle's flush, a snapshot): its disconnect follows.
+            pass
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Called by the hub for each event of a topic this socket subscribed to."""
