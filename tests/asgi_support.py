@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from django.conf import settings as django_settings
+from django.db import connection
 
 postgresql_only = pytest.mark.skipif(
-    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    connection.vendor != "postgresql",
     reason="a PostgreSQL server's sessions are what this test ends",
 )
 

@@ -30,7 +30,7 @@ E2E_MARKS = [
         reason="end-to-end test of uvicorn + rundramatiq needs REDIS_URL (the PostgreSQL + Redis leg of .ci/run)",
     ),
     pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+        connection.vendor != "postgresql",
         reason="end-to-end test needs PostgreSQL: the servers must see the test's database",
     ),
     # Committed rows (not a rolled-back test transaction), so the servers see them.

@@ -49,19 +49,26 @@ async def test_a_socket_without_credentials_is_closed_when_it_asks_for_anything_
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
 
 
-async def test_an_unknown_token_in_the_query_string_is_refused_at_the_handshake():
+async def _closed_with_4401(communicator) -> None:
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame == {"event": "error", "detail": "Invalid, revoked or inactive API token."}
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+
+
+async def test_an_unknown_token_in_the_query_string_is_closed_with_4401_as_the_readme_says():
     communicator, connected, _ = await open_socket(token="ta_not-a-real-token")
-    assert not connected
+    assert connected  # accepted, so that the client gets the close code and the reason
+    await _closed_with_4401(communicator)
 
 
 async def test_a_revoked_token_is_refused(revoked_token):
     communicator, connected, _ = await open_socket(token=revoked_token)
-    assert not connected
+    await _closed_with_4401(communicator)
 
 
 async def test_an_inactive_users_token_is_refused(outsider_token):
     communicator, connected, _ = await open_socket(token=outsider_token)
-    assert not connected
+    await _closed_with_4401(communicator)
 
 
 async def test_a_wrong_token_in_the_auth_message_closes_the_socket():
@@ -115,4 +122,17 @@ async def test_a_token_holding_a_lone_surrogate_in_the_auth_message_closes_the_s
 
     frame = await communicator.receive_json_from(timeout=3)
     assert frame["event"] == "error"
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+
+
+async def test_a_socket_that_never_authenticates_is_closed_with_4401_after_the_auth_timeout(monkeypatch):
+    from tradingagents import consumers
+
+    assert consumers.AUTH_TIMEOUT_SECONDS == 10  # as the README says
+    monkeypatch.setattr(consumers, "AUTH_TIMEOUT_SECONDS", 0.3)
+    communicator, connected, _ = await open_socket()
+    assert connected
+
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame == {"event": "error", "detail": "Authentication timed out."}
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}

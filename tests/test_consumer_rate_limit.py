@@ -92,3 +92,24 @@ async def test_the_limit_applies_per_topic(socket):
 
     # The busy agents topic does not hold back the quiet tasks topic.
     assert sum(f["topic"] == "agents" for f in frames) <= 9
+
+
+async def test_frames_held_for_a_client_that_has_gone_are_dropped_without_an_error():
+    """A throttle still flushing when the client disconnects (uvicorn raises
+    ClientDisconnected, an OSError, on the send) ends quietly: no task exception."""
+    import asyncio
+
+    from tradingagents.consumers import EventsConsumer, TopicThrottle
+
+    async def gone(message):
+        raise ConnectionResetError("client disconnected")
+
+    consumer = EventsConsumer()
+    consumer.base_send = gone
+    throttle = TopicThrottle(2, consumer._send_text)
+    for n in range(5):
+        await throttle.offer(str(n), f"frame {n}")  # the first is sent at once, the rest held
+    await asyncio.wait_for(throttle._flusher, timeout=3)
+
+    assert throttle._flusher.exception() is None
+    assert not throttle._held

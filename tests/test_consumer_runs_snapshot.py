@@ -86,3 +86,24 @@ async def test_other_topics_get_no_snapshot(token, runs):
 
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+async def test_a_runs_cost_reads_the_same_in_its_live_frame_and_in_the_snapshot(token, agent, task, assignment,
+                                                                                 offline_config):
+    from agents_llm.runs.runner import run_create, run_execute
+
+    communicator, connected, _ = await open_socket(token=token)
+    await subscribe(communicator, "runs")
+    run = await db(run_create)(agent=agent, task=task, input={"ticker": "NVDA"}, enqueue=False)
+    await db(run_execute)(run_id=run.pk)
+    live = [await next_event(communicator) for _ in range(3)][-1]  # queued, started, finished
+    await communicator.disconnect()
+
+    communicator, connected, _ = await open_socket(token=token)
+    await subscribe(communicator, "runs")
+    snapshot = await next_event(communicator)
+    await communicator.disconnect()
+
+    assert (live["event"], snapshot["event"]) == ("run.finished", "run.finished")
+    assert live["data"]["cost"] == snapshot["data"]["cost"] == "0"  # not "0E-8" from the column
+    assert live["data"] == snapshot["data"]

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 # Close codes (the 4000-4999 range is for applications).
 CLOSE_UNAUTHENTICATED = 4401
+# RFC 6455's "try again later": the channel layer (Redis) cannot be reached.
+CLOSE_TRY_AGAIN_LATER = 1013
 # An unauthenticated socket may stay open this long waiting for its auth message.
 AUTH_TIMEOUT_SECONDS = 10.0
 
@@ -192,6 +194,11 @@ def events_hub() -> EventsHub:
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
+    # A socket has no channel of its own: the hub is what joins the topic groups. So
+    # no alias of CHANNEL_LAYERS names this one, Channels gives the socket no layer,
+    # and a handshake costs no Redis SUBSCRIBE (and needs no Redis at all).
+    channel_layer_alias = "events-hub-only"
+
     async def connect(self) -> None:
         events.register_consumer_loop(asyncio.get_running_loop())
         self.user: AbstractBaseUser | None = None
@@ -211,7 +218,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if token:
             self.user = await user_for_token(token)
             if self.user is None:
-                await self.close()  # before accept: the handshake is refused
+                # Accepted, then closed with 4401 and a reason, as every other refusal:
+                # a refused handshake is an HTTP 403 that clients cannot tell apart.
+                await self.accept()
+                await self._refuse("Invalid, revoked or inactive API token.")
                 return
             self._token = token
             await self.accept()
@@ -297,9 +307,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         wanted = list(dict.fromkeys(t for t in topics if t in events.TOPICS))
         for topic in wanted:
             if action == "subscribe" and topic not in self.topics:
-                self.topics.add(topic)
-                self.throttles[topic] = TopicThrottle(settings.EVENTS_MAX_PER_SECOND, self._send_text)
-                await events_hub().join(topic, self)
+                if not await self._join(topic):
+                    return
             elif action == "unsubscribe" and topic in self.topics:
                 await self._leave(topic)
         await self.send_json({"event": f"{action}d", "topics": sorted(self.topics)})
@@ -308,6 +317,23 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             # delivered too, and the client converges whatever it missed while away.
             for topic in wanted:
                 await self._send_snapshot(topic)
+
+    async def _join(self, topic: str) -> bool:
+        self.topics.add(topic)
+        self.throttles[topic] = TopicThrottle(settings.EVENTS_MAX_PER_SECOND, self._send_text)
+        try:
+            await events_hub().join(topic, self)
+        except Exception:  # the channel layer (Redis) is down: the client comes back later
+            logger.warning("could not subscribe a websocket to %s: the channel layer failed", topic, exc_info=True)
+            self.topics.discard(topic)
+            self.throttles.pop(topic).forget()
+            await self.send_json({
+                "event": "error",
+                "detail": "Live events are unavailable right now; try again in a few seconds.",
+            })
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return False
+        return True
 
     async def _send_snapshot(self, topic: str) -> None:
         try:
@@ -328,7 +354,12 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await events_hub().leave(topic, self)
 
     async def _send_text(self, text: str) -> None:
-        await self.send(text_data=text)
+        try:
+            await self.send(text_data=text)
+        except OSError:
+            # The client has gone (uvicorn's ClientDisconnected) while frames were still
+            # on their way (a throttle's flush, a snapshot): its disconnect follows.
+            pass
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Called by the hub for each event of a topic this socket subscribed to."""

@@ -114,14 +114,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
     # Under ASGI every sync request runs in a thread of its own, so persistent connections
     # (CONN_MAX_AGE) would pile up one per thread, and a fresh connection per request
-    # costs ~7 ms. A psycopg pool reuses connections across threads instead. With health
-    # checks Django has the pool check each one as it hands it out (an empty query): one
-    # the server ended meanwhile (a restart, pg_terminate_backend, idle_session_timeout)
-    # is replaced, not given to a request.
+    # costs ~7 ms. A psycopg pool reuses connections across threads instead. Our backend
+    # (Django's, see tradingagents/postgresql/base.py) checks each connection it takes
+    # from the pool (an empty query): one the server ended meanwhile (a restart,
+    # pg_terminate_backend, idle_session_timeout) has the pool check all its idle ones at
+    # once and is replaced, not given to a request.
+    DATABASES["default"]["ENGINE"] = "tradingagents.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10,
     }
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _DATABASE_POOL_MAX = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 0)
 # Async code (inline runs, the gateway, async API views) does its database work on a
 # few threads per process that keep their connections (tradingagents.dbthreads): with
@@ -140,6 +141,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=300)
 REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=5.0)
 DRAMATIQ_BROKER_URL = env.str("DRAMATIQ_BROKER_URL", default="")
+# Redis broker: how long a worker process may send no heartbeat before the messages it
+# had taken (running or prefetched) are given to another worker.
+DRAMATIQ_HEARTBEAT_TIMEOUT_SECONDS = env.float("DRAMATIQ_HEARTBEAT_TIMEOUT_SECONDS", default=15.0)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -190,9 +194,19 @@ if DRAMATIQ_BROKER_URL.startswith("amqp"):
 elif DRAMATIQ_BROKER_URL or REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        # A silent Redis host must not hold a save for the OS's TCP connect timeout:
-        # enqueueing fails fast and the provider/run simply waits for the sweep.
-        "OPTIONS": {"url": _redis_url_with_connect_timeout(DRAMATIQ_BROKER_URL or REDIS_URL)},
+        "OPTIONS": {
+            # A silent Redis host must not hold a save for the OS's TCP connect timeout:
+            # enqueueing fails fast and the provider/run simply waits for the sweep.
+            "url": _redis_url_with_connect_timeout(DRAMATIQ_BROKER_URL or REDIS_URL),
+            # A worker process silent this long is dead: the messages it had taken,
+            # running or prefetched, go back to the queue. Every broker command is a
+            # heartbeat, and an idle consumer polls at least once a second.
+            "heartbeat_timeout": int(DRAMATIQ_HEARTBEAT_TIMEOUT_SECONDS * 1000),
+            # The share of broker commands (per million) that look for dead workers'
+            # messages: a quarter (Dramatiq's 0.1% left them for minutes). Without dead
+            # workers it costs two small sorted-set reads.
+            "maintenance_chance": 250_000,
+        },
         "MIDDLEWARE": _dramatiq_middleware,
     }
 else:

@@ -63,11 +63,21 @@ def start_embedded_worker_if_serving() -> None:
 
 
 def run_periodic_jobs() -> None:
-    """Run every sweep of settings.PERIODIC_JOBS (dotted paths, each returning counts)."""
+    """Run every sweep of settings.PERIODIC_JOBS (dotted paths, each returning counts).
+
+    A sweep that fails on its database connection (PostgreSQL ended it: a restart,
+    pg_terminate_backend) is run once more on a new connection: every sweep is safe to
+    run twice, and the worker should not miss a minute's sweep over it."""
+    from django.db import InterfaceError, OperationalError, close_old_connections
     from django.utils.module_loading import import_string
 
     for path in settings.PERIODIC_JOBS:
-        counts = import_string(path)()
+        try:
+            counts = import_string(path)()
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("%s failed on its database connection (%s); running it again", path, type(exc).__name__)
+            close_old_connections()  # the connection that failed is dropped
+            counts = import_string(path)()
         if counts.get("queued") or counts.get("failed"):
             logger.info("%s: %s queued, %s could not be queued", path, counts.get("queued"), counts.get("failed"))
 

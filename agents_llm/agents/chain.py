@@ -22,6 +22,8 @@ alias, provider, preset or lineup bumps it, in every process.
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -292,25 +294,59 @@ class Fallback(Generic[A]):
 # Secrets in messages -----------------------------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z0-9_\-.*]{4,}")
+# A run of base64 (standard or URL-safe alphabet, padded or not).
+_BASE64_WORD = re.compile(r"[A-Za-z0-9+/_\-]{8,}={0,2}")
+# Consecutive base64 characters shared with an encoding of the key that make a word
+# "the key": 8 characters are 6 bytes of it.
+_BASE64_GRAM = 8
 
 
 def redact(text: str, secret: str | None) -> str:
     """`text` without the key or any recognisable part of it. Vendors echo keys back
     in error messages, whole or masked ("sk-abc***...wxyz"): the whole key becomes its
     hint ("…" and its last 4 characters, as the admin shows it), and any other word
-    sharing four or more consecutive characters with the key goes."""
+    sharing four or more consecutive characters with the key goes. So does any
+    base64 word holding 6 bytes of the key at any offset, standard or URL-safe, padded
+    or not: "Basic " + base64("user:key"), base64(key), base64(":key")."""
     if not text or not secret or len(secret) < 8:
         return text
     text = text.replace(secret, "\x00")  # the hint goes in after the scrub, which would take it
+    grams = _base64_grams(secret)
+
+    def scrub_base64(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if any(word[i:i + _BASE64_GRAM] in grams for i in range(len(word) - _BASE64_GRAM + 1)):
+            return "\x01"
+        return word
 
     def scrub(match: re.Match[str]) -> str:
         word = match.group(0)
         for piece in re.split(r"[*.]+", word):
             if len(piece) >= 4 and any(piece[i:i + 4] in secret for i in range(len(piece) - 3)):
-                return "[redacted]"
+                return "\x01"
         return word
 
-    return _WORD.sub(scrub, text).replace("\x00", "…" + secret[-4:])
+    text = _WORD.sub(scrub, _BASE64_WORD.sub(scrub_base64, text))
+    return text.replace("\x01", "[redacted]").replace("\x00", "…" + secret[-4:])
+
+
+@functools.lru_cache(maxsize=256)
+def _base64_grams(secret: str) -> frozenset[str]:
+    """Every run of _BASE64_GRAM characters that base64 of a text holding `secret` has,
+    whatever precedes it: its bytes start at one of three offsets within a 3-byte group,
+    and the characters made only of its bits are the same at that offset whatever
+    surrounds it."""
+    raw = secret.encode()
+    grams: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw).decode()
+        own = encoded[-(-8 * offset // 6):8 * (offset + len(raw)) // 6]
+        for alphabet in (own, own.translate(_URLSAFE)):
+            grams.update(alphabet[i:i + _BASE64_GRAM] for i in range(len(alphabet) - _BASE64_GRAM + 1))
+    return frozenset(grams)
+
+
+_URLSAFE = str.maketrans("+/", "-_")
 
 
 def worst_case_price(link: Link, *, writes_cache: bool = False) -> Price | None:

@@ -167,7 +167,8 @@ def run_event_data(run: AgentRun, *, provider_name: str = "") -> dict[str, Any]:
         "provider": provider_name,
         "input_tokens": run.input_tokens,
         "output_tokens": run.output_tokens,
-        "cost": None if run.cost is None else str(run.cost),
+        # As a plain decimal: a cost read back from its column is "0E-8" to str().
+        "cost": None if run.cost is None else format(run.cost.normalize(), "f"),
         "synthetic": run.synthetic,
         "error": run.error,
     }

@@ -24,7 +24,7 @@ CALLS = 50
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    connection.vendor != "postgresql",
     reason="the suite's SQLite is in-memory (shared cache), whose locks fail instead of waiting; see the file test below",
 )
 def test_concurrent_upserts_leave_exactly_one_primary_and_all_succeed(superuser, agent, offline_provider):
@@ -63,7 +63,7 @@ def test_concurrent_upserts_on_a_sqlite_file_leave_exactly_one_primary_and_all_s
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    connection.vendor != "postgresql",
     reason="the suite's SQLite is in-memory (shared cache), whose locks fail instead of waiting",
 )
 def test_concurrent_bulk_applies_naming_agents_in_opposite_orders_all_succeed(superuser, offline_provider):
