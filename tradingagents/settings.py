@@ -242,6 +242,10 @@ PERIODIC_JOBS = [
 ]
 
 # Agent runtime.
+# A running run's process marks it alive every RUN_HEARTBEAT_SECONDS; the sweep (each
+# minute) queues again a run whose heartbeat is RUN_LOST_AFTER_SECONDS old (its worker died).
+RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=10.0)
+RUN_LOST_AFTER_SECONDS = env.int("RUN_LOST_AFTER_SECONDS", default=60)
 AGENT_REGISTRY_SIZE = env.int("AGENT_REGISTRY_SIZE", default=256)
 LLM_REQUEST_TIMEOUT_SECONDS = env.float("LLM_REQUEST_TIMEOUT_SECONDS", default=60.0)
 # Budgeted sessions (agents_llm/metering/budgets.py). The output cap a request gets when

@@ -46,6 +46,9 @@ class AgentRun(Metered):
     # down. The periodic sweep re-sends queued runs whose message never arrived.
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The process running it says so every RUN_HEARTBEAT_SECONDS: a running run whose
+    # heartbeat stopped (its worker died) is queued again by the sweep.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

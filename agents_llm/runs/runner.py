@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import string
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from pydantic_ai import capture_run_messages
@@ -125,25 +127,28 @@ def runs_requeue_stale(
     *, first_after_seconds: int = 60, again_after_seconds: int = 600, lost_after_seconds: int = 120
 ) -> dict[str, int]:
     """Re-send queued runs whose message never reached the broker (it was down) or
-    seems lost, and put back in the queue runs whose worker died mid-run (still
-    `running` well past the task's timeout, which the chain enforces itself). A run
-    executed twice at once is impossible: the claim in `run_execute` lets one message
-    run it."""
+    seems lost, and put back in the queue runs whose worker died mid-run: their
+    heartbeat stopped RUN_LOST_AFTER_SECONDS ago (a run with no heartbeat, from before
+    there was one: still `running` well past the task's timeout). A run executed twice
+    at once is impossible: the claim in `run_execute` lets one message run it."""
     now = timezone.now()
     requeued: list[int] = []
+    silent = now - timedelta(seconds=settings.RUN_LOST_AFTER_SECONDS)
     for run in (
-        AgentRun.objects.filter(status=RunStatus.RUNNING, started_at__lte=now - timedelta(seconds=lost_after_seconds))
+        AgentRun.objects.filter(status=RunStatus.RUNNING)
+        .filter(Q(heartbeat_at__lt=silent) | Q(heartbeat_at__isnull=True, started_at__lte=now - timedelta(seconds=lost_after_seconds)))
         .select_related("task")
-        .only("pk", "started_at", "attempts", "task__timeout_seconds")
+        .only("pk", "started_at", "heartbeat_at", "attempts", "task__timeout_seconds")
     ):
-        if run.started_at > now - timedelta(seconds=run.task.timeout_seconds + lost_after_seconds):
+        if run.heartbeat_at is None and run.started_at > now - timedelta(seconds=run.task.timeout_seconds + lost_after_seconds):
             continue
         lost = {"provider": "", "model": "", "error_class": "WorkerLost",
                 "message": "The worker running this run stopped without a result; the run was queued again.",
                 "input_tokens": 0, "output_tokens": 0}
-        if AgentRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, started_at=run.started_at).update(
-            status=RunStatus.QUEUED, started_at=None, enqueued_at=None, attempts=[*run.attempts, lost]
-        ):
+        if AgentRun.objects.filter(
+            pk=run.pk, status=RunStatus.RUNNING, started_at=run.started_at, heartbeat_at=run.heartbeat_at,
+        ).update(status=RunStatus.QUEUED, started_at=None, heartbeat_at=None, enqueued_at=None,
+                 attempts=[*run.attempts, lost]):
             requeued.append(run.pk)
     stale = AgentRun.objects.filter(status=RunStatus.QUEUED).filter(
         Q(enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=first_after_seconds))
@@ -193,7 +198,7 @@ class Outcome:
 def run_execute(*, run_id: int) -> AgentRun:
     """Claim a queued run and execute it. A run someone else claimed is returned as it is."""
     claimed = AgentRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=timezone.now(),
+        status=RunStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(),
     )
     run = AgentRun.objects.select_related("agent", "task").get(pk=run_id)
     if not claimed:
@@ -205,12 +210,50 @@ def run_execute(*, run_id: int) -> AgentRun:
         if runtime is not None:
             # The chain enforces the task's timeout itself; the margin only guards against a
             # wedged event loop, so that a worker thread is never blocked for ever.
-            run_sync(_execute(runtime, run, outcome), timeout=run.task.timeout_seconds + 30)
+            with _beating(run.pk):
+                run_sync(_execute(runtime, run, outcome), timeout=run.task.timeout_seconds + 30)
     except Exception as exc:  # a bug must not leave the run 'running' for ever
         logger.exception("run %s failed unexpectedly", run_id)
         outcome = Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
     _finish(run, outcome, int((time.perf_counter() - started) * 1000))
     return run
+
+
+def _beat(run_id: int) -> None:
+    AgentRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+
+@contextmanager
+def _beating(run_id: int) -> Iterator[None]:
+    """A worker's run: its heartbeat, from a thread of its own, while it executes."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.RUN_HEARTBEAT_SECONDS):
+                _beat(run_id)
+        except Exception as exc:  # noqa: BLE001 - a missed beat only makes the sweep look sooner
+            logger.warning("run %s: heartbeat failed (%s)", run_id, type(exc).__name__)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"run-{run_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+async def _abeat(run_id: int) -> None:
+    """An inline run's heartbeat, on its caller's loop."""
+    while True:
+        await asyncio.sleep(settings.RUN_HEARTBEAT_SECONDS)
+        try:
+            await db_call(_beat, run_id)
+        except Exception as exc:  # noqa: BLE001 - as above
+            logger.warning("run %s: heartbeat failed (%s)", run_id, type(exc).__name__)
 
 
 class Saturated(Exception):
@@ -246,11 +289,14 @@ async def run_inline(
         )
         started = time.perf_counter()
         if runtime is not None:
+            beating = asyncio.create_task(_abeat(run.pk))
             try:
                 await _execute(runtime, run, outcome)
             except Exception as exc:  # a bug must not leave the run 'running' for ever
                 logger.exception("run %s failed unexpectedly", run.pk)
                 outcome = Outcome(error=f"Internal error ({type(exc).__name__}); see the server log.")
+            finally:
+                beating.cancel()
         # Stored even if the caller goes now.
         await asyncio.shield(db_call(_finish, run, outcome, int((time.perf_counter() - started) * 1000)))
     if run.cost is not None:  # as the column holds it: the run answers like one read back
@@ -273,7 +319,8 @@ def _begin_inline(
     prompt = _runnable_prompt(target.agent, target.task, input, assigned=target.assigned)
     run = AgentRun.objects.create(
         agent=target.agent, task=target.task, input=input, prompt=prompt, status=RunStatus.RUNNING,
-        schema_version=target.task.schema_version, started_at=timezone.now(), session_id=session_id,
+        schema_version=target.task.schema_version, started_at=timezone.now(), heartbeat_at=timezone.now(),
+        session_id=session_id,
         created_by_id=user.pk if user is not None and user.is_authenticated else None,
     )
     # Never queued for a worker, but watchers see the same lifecycle as a worker's run.
