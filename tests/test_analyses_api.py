@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from agents_llm.analyses.models import NODES
-from agents_llm.analyses.runner import analyses_requeue_stale
+from agents_llm.analyses.services import analyses_requeue_stale
 from agents_llm.models import Analysis, Lineup, MeteredSession
 from tests.analyses_support import may_analyse
 from tests.api_support import client_for

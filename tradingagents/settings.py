@@ -239,7 +239,7 @@ PERIODIC_JOBS = [
     "agents_llm.runs.runner.runs_requeue_stale",
     "agents_llm.runs.recovery.runs_resend_after_broker_restart",
     "agents_llm.metering.budgets.reservations_release_expired",
-    "agents_llm.analyses.runner.analyses_requeue_stale",
+    "agents_llm.analyses.services.analyses_requeue_stale",
 ]
 
 # TradingAgents analyses (agents_llm/analyses). The python of a virtualenv with

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from agents_llm.agents.models import Lineup
-from agents_llm.analyses import rendering, selectors, services
+from agents_llm.analyses import install, rendering, selectors, services
 from agents_llm.analyses.models import (
     ANALYST_NODES,
     OFFLINE_LABEL,
@@ -121,7 +121,7 @@ class AnalysisAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def _install_context(self, request: HttpRequest) -> dict[str, Any]:
-        return {"installed": services.tradingagents_python() is not None, "install_help": services.INSTALL_HELP,
+        return {"installed": install.tradingagents_python() is not None, "install_help": install.INSTALL_HELP,
                 "may_launch": self.has_launch_permission(request)}
 
     def get_urls(self):
@@ -149,8 +149,8 @@ class AnalysisAdmin(admin.ModelAdmin):
                     options={"analysts": data["analysts"], "debate_rounds": data["debate_rounds"],
                              "risk_rounds": data["risk_rounds"]},
                 )
-            except services.NotInstalled:
-                form.add_error(None, services.INSTALL_HELP)
+            except install.NotInstalled:
+                form.add_error(None, install.INSTALL_HELP)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)

@@ -12,7 +12,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from agents_llm.agents.models import Lineup
-from agents_llm.analyses import selectors, services
+from agents_llm.analyses import install, selectors, services
 from agents_llm.analyses.models import Analysis
 from agents_llm.analyses.schemas import AnalysisDetailOut, AnalysisFilters, AnalysisIn, AnalysisOut
 from tradingagents.auth import require_perm, require_read
@@ -31,7 +31,7 @@ def launch_url(request: HttpRequest) -> str:
 
 
 def not_installed() -> JsonResponse:
-    return JsonResponse({"detail": services.INSTALL_HELP,
+    return JsonResponse({"detail": install.INSTALL_HELP,
                          "errors": [{"loc": ["settings", "TRADINGAGENTS_PYTHON"], "msg": "Not set."}]}, status=409)
 
 
@@ -56,7 +56,7 @@ def create_analysis(request: HttpRequest, payload: AnalysisIn):
             budget_tokens=payload.budget_tokens, market_data=payload.market_data, options=payload.options,
             gateway_url=launch_url(request),
         )
-    except services.NotInstalled:
+    except install.NotInstalled:
         return not_installed()
     return Status(202, analysis)  # as queued (a worker may have claimed it by now)
 

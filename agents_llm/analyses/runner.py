@@ -1,7 +1,6 @@
 """Running an analysis on a worker: the driver (integrations/tradingagents_analysis.py)
 in TradingAgents' own python, as a subprocess in a fresh working folder; its JSON lines
-become progress on the row and `analysis.updated` events. And the sweep that re-queues
-an analysis whose worker died (once), then fails it."""
+become progress on the row and `analysis.updated` events."""
 
 from __future__ import annotations
 
@@ -15,16 +14,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from agents_llm.analyses.install import INSTALL_HELP, tradingagents_python
+from agents_llm.analyses.live import analysis_publish
 from agents_llm.analyses.models import Analysis, AnalysisStatus, Rating
-from agents_llm.analyses.services import analysis_publish, analysis_send, tradingagents_python
 from agents_llm.metering.sessions import session_token_rotate
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,6 @@ logger = logging.getLogger(__name__)
 DRIVER = Path(settings.BASE_DIR) / "integrations" / "tradingagents_analysis.py"
 # How often the worker writes its heartbeat and looks for a cancel while the driver runs.
 TICK_SECONDS = 0.5
-MAX_ATTEMPTS = 2  # the first run and one re-queue after a lost worker
 # What of the workers' environment the driver sees: nothing of ours (no database URL,
 # no secret key), but what a TradingAgents user's own process needs for live data.
 PASSED_ENV = (
@@ -64,8 +62,6 @@ def analysis_execute(*, analysis_id: int) -> Analysis | None:
 def _drive(analysis: Analysis) -> dict[str, Any]:
     python = tradingagents_python()
     if python is None:
-        from agents_llm.analyses.services import INSTALL_HELP
-
         return {"status": AnalysisStatus.FAILED, "error": INSTALL_HELP}
     job = {
         "ticker": analysis.ticker, "trade_date": analysis.trade_date.isoformat(),
@@ -215,42 +211,3 @@ def _finish(analysis: Analysis, *, status: str, error: str = "", rating: str = "
     analysis.save(update_fields=["status", "error", "rating", "decision", "reports", "progress", "finished_at", "pid"])
     analysis_publish(analysis)
     return analysis
-
-
-# The sweep -------------------------------------------------------------------------------
-
-
-def analyses_requeue_stale(*, first_after_seconds: int = 60, again_after_seconds: int = 600) -> dict[str, int]:
-    """A periodic job (settings.PERIODIC_JOBS). A running analysis whose worker stopped
-    writing its heartbeat lost its worker: it is queued again once (a new attempt gets a
-    new session token, so a driver left behind can spend no more), and failed after
-    that. Queued analyses whose message never reached the broker are sent again."""
-    now = timezone.now()
-    lost = Analysis.objects.filter(
-        status=AnalysisStatus.RUNNING, heartbeat_at__lte=now - timedelta(seconds=settings.ANALYSIS_LOST_AFTER_SECONDS),
-    )
-    requeued: list[int] = []
-    for analysis in lost.only("pk", "attempts", "heartbeat_at"):
-        again = analysis.attempts < MAX_ATTEMPTS
-        changes: dict[str, Any] = (
-            {"status": AnalysisStatus.QUEUED, "started_at": None, "enqueued_at": None, "pid": None,
-             "error": "Its worker stopped without a result; it was queued again."}
-            if again else
-            {"status": AnalysisStatus.FAILED, "finished_at": now, "pid": None,
-             "error": f"Its worker stopped without a result {analysis.attempts} times; it was not queued again."}
-        )
-        if Analysis.objects.filter(pk=analysis.pk, status=AnalysisStatus.RUNNING,
-                                   heartbeat_at=analysis.heartbeat_at).update(**changes):
-            if again:
-                requeued.append(analysis.pk)
-            analysis_publish(Analysis.objects.select_related("session").get(pk=analysis.pk))
-    stale = Analysis.objects.filter(status=AnalysisStatus.QUEUED).filter(
-        Q(enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=first_after_seconds))
-        | Q(enqueued_at__lte=now - timedelta(seconds=again_after_seconds))
-        | Q(pk__in=requeued)
-    )
-    counts = {"queued": 0, "failed": 0}
-    for analysis_id in stale.order_by("created_at").values_list("pk", flat=True):
-        counts["queued" if analysis_send(analysis_id) else "failed"] += 1
-    return counts
-

@@ -1,48 +1,32 @@
-"""Writes: launching an analysis, cancelling one, and telling watchers."""
+"""Writes: launching an analysis, cancelling one, and the sweep that re-queues one whose
+worker died (once), then fails it."""
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents_llm.agents.chain import AgentNotFound, chain_for_model
 from agents_llm.agents.models import Lineup
+from agents_llm.analyses.install import NotInstalled, tradingagents_python
+from agents_llm.analyses.live import analysis_publish
 from agents_llm.analyses.models import ANALYST_NODES, NODES, Analysis, AnalysisStatus, MarketData
-from agents_llm.analyses.selectors import analysis_event_data
 from agents_llm.metering.sessions import session_create
-from tradingagents import events
 
 logger = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 2  # the first run and one re-queue after a lost worker
 TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,15}$")
 MAX_ROUNDS = 5
-INSTALL_HELP = (
-    "TradingAgents is not installed for analyses: TRADINGAGENTS_PYTHON is not set (or is not an executable "
-    "python). Run `make tradingagents` (it builds .venv-tradingagents from TRADINGAGENTS_SOURCE, e.g. "
-    "TRADINGAGENTS_SOURCE='git+https://github.com/TauricResearch/TradingAgents@v0.3.0', and writes "
-    "TRADINGAGENTS_PYTHON into .env), then restart the server and the workers."
-)
-
-
-class NotInstalled(Exception):
-    """TRADINGAGENTS_PYTHON names no python: analyses cannot run."""
-
-    def __init__(self) -> None:
-        super().__init__(INSTALL_HELP)
-
-
-def tradingagents_python() -> str | None:
-    python = settings.TRADINGAGENTS_PYTHON
-    return python if python and os.path.isfile(python) and os.access(python, os.X_OK) else None
 
 
 def analysis_options(options: dict[str, Any] | None) -> dict[str, Any]:
@@ -167,5 +151,40 @@ def analysis_cancel(*, analysis: Analysis, user: Any = None) -> Analysis:
     return analysis
 
 
-def analysis_publish(analysis: Analysis) -> None:
-    events.publish("analyses", "analysis.updated", analysis.pk, analysis_event_data(analysis))
+# The sweep -------------------------------------------------------------------------------
+
+
+def analyses_requeue_stale(*, first_after_seconds: int = 60, again_after_seconds: int = 600) -> dict[str, int]:
+    """A periodic job (settings.PERIODIC_JOBS). A running analysis whose worker stopped
+    writing its heartbeat lost its worker: it is queued again once (a new attempt gets a
+    new session token, so a driver left behind can spend no more), and failed after
+    that. Queued analyses whose message never reached the broker are sent again."""
+    now = timezone.now()
+    lost = Analysis.objects.filter(
+        status=AnalysisStatus.RUNNING, heartbeat_at__lte=now - timedelta(seconds=settings.ANALYSIS_LOST_AFTER_SECONDS),
+    )
+    requeued: list[int] = []
+    for analysis in lost.only("pk", "attempts", "heartbeat_at"):
+        again = analysis.attempts < MAX_ATTEMPTS
+        changes: dict[str, Any] = (
+            {"status": AnalysisStatus.QUEUED, "started_at": None, "enqueued_at": None, "pid": None,
+             "error": "Its worker stopped without a result; it was queued again."}
+            if again else
+            {"status": AnalysisStatus.FAILED, "finished_at": now, "pid": None,
+             "error": f"Its worker stopped without a result {analysis.attempts} times; it was not queued again."}
+        )
+        if Analysis.objects.filter(pk=analysis.pk, status=AnalysisStatus.RUNNING,
+                                   heartbeat_at=analysis.heartbeat_at).update(**changes):
+            if again:
+                requeued.append(analysis.pk)
+            analysis_publish(Analysis.objects.select_related("session").get(pk=analysis.pk))
+    stale = Analysis.objects.filter(status=AnalysisStatus.QUEUED).filter(
+        Q(enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=first_after_seconds))
+        | Q(enqueued_at__lte=now - timedelta(seconds=again_after_seconds))
+        | Q(pk__in=requeued)
+    )
+    counts = {"queued": 0, "failed": 0}
+    for analysis_id in stale.order_by("created_at").values_list("pk", flat=True):
+        counts["queued" if analysis_send(analysis_id) else "failed"] += 1
+    return counts
+
