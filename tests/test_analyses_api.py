@@ -177,3 +177,13 @@ def test_a_lineup_in_use_by_an_analysis_cannot_be_deleted(installed, api):
 
     with pytest.raises(ProtectedError):
         Lineup.objects.get(name="tradingagents-default").delete()
+
+
+def test_the_driver_reaches_the_gateway_where_the_analysis_was_launched_unless_told_otherwise(settings):
+    from agents_llm.analyses.runner import _gateway_url
+
+    launched = Analysis(gateway_url="http://control.example:8000")
+    settings.TRADINGAGENTS_GATEWAY_URL = ""
+    assert _gateway_url(launched) == "http://control.example:8000/v1"
+    settings.TRADINGAGENTS_GATEWAY_URL = "http://web-internal:8000/"
+    assert _gateway_url(launched) == "http://web-internal:8000/v1"
