@@ -21,13 +21,16 @@ from tests.test_browser_schema_builder import SCREENSHOTS, browser  # noqa: F401
 from tests.tradingagents_support import RATINGS, ta_python
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+# The embedded defaults (the StubBroker, the in-process worker) also on the
+# PostgreSQL + Redis leg: the server runs the analyses itself.
+EMBEDDED = {"REDIS_URL": "", "DRAMATIQ_BROKER_URL": "", "DRAMATIQ_EMBEDDED_WORKER": "true"}
 
 
 @pytest.fixture
 def server(superuser, django_db_setup) -> Iterator[str]:
     python = ta_python()  # skip (or fail on CI) before starting anything
     call_command("seed", verbosity=0)
-    with running_servers(1, TRADINGAGENTS_PYTHON=str(python)) as ports:
+    with running_servers(1, **EMBEDDED, TRADINGAGENTS_PYTHON=str(python)) as ports:
         yield f"http://127.0.0.1:{ports[0]}"
 
 
