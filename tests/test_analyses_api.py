@@ -150,8 +150,12 @@ def test_the_sweep_queues_a_lost_analysis_again_once_then_fails_it(installed, ap
     stale = timezone.now() - timedelta(seconds=settings.ANALYSIS_LOST_AFTER_SECONDS + 5)
     Analysis.objects.filter(pk=analysis_id).update(status="running", attempts=1, started_at=stale, heartbeat_at=stale)
 
+    token_hash = MeteredSession.objects.get(analyses=analysis_id).token_hash
+
     assert analyses_requeue_stale()["queued"] == 1
     analysis = Analysis.objects.get(pk=analysis_id)
+    # The driver the dead worker left behind can spend no more in the session.
+    assert analysis.session.token_hash != token_hash
     assert (analysis.status, analysis.attempts) == ("queued", 1)
     assert "queued again" in analysis.error
 

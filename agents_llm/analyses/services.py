@@ -20,7 +20,7 @@ from agents_llm.agents.models import Lineup
 from agents_llm.analyses.install import NotInstalled, tradingagents_python
 from agents_llm.analyses.live import analysis_publish
 from agents_llm.analyses.models import ANALYST_NODES, NODES, Analysis, AnalysisStatus, MarketData
-from agents_llm.metering.sessions import session_create
+from agents_llm.metering.sessions import session_create, session_token_rotate
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def analyses_requeue_stale(*, first_after_seconds: int = 60, again_after_seconds
         status=AnalysisStatus.RUNNING, heartbeat_at__lte=now - timedelta(seconds=settings.ANALYSIS_LOST_AFTER_SECONDS),
     )
     requeued: list[int] = []
-    for analysis in lost.only("pk", "attempts", "heartbeat_at"):
+    for analysis in lost.select_related("session").only("pk", "attempts", "heartbeat_at", "session__id"):
         again = analysis.attempts < MAX_ATTEMPTS
         changes: dict[str, Any] = (
             {"status": AnalysisStatus.QUEUED, "started_at": None, "enqueued_at": None, "pid": None,
@@ -175,6 +175,8 @@ def analyses_requeue_stale(*, first_after_seconds: int = 60, again_after_seconds
         )
         if Analysis.objects.filter(pk=analysis.pk, status=AnalysisStatus.RUNNING,
                                    heartbeat_at=analysis.heartbeat_at).update(**changes):
+            # A driver the dead worker left behind can make no more calls in the session.
+            session_token_rotate(session=analysis.session)
             if again:
                 requeued.append(analysis.pk)
             analysis_publish(Analysis.objects.select_related("session").get(pk=analysis.pk))
