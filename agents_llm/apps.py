@@ -9,6 +9,7 @@ class AgentsLLMConfig(AppConfig):
 
     def ready(self) -> None:
         from agents_llm import signals
+        from agents_llm.analyses.selectors import analysis_events_snapshot
         from agents_llm.models import AgentLLMConfig
         from agents_llm.runs.selectors import run_events_snapshot
         from providers.services import secret_model_register
@@ -17,3 +18,4 @@ class AgentsLLMConfig(AppConfig):
         signals.connect()  # live events for agents, tasks and LLM configs
         secret_model_register(AgentLLMConfig)  # rotatekeys re-encrypts its keys too
         events.register_snapshot("runs", run_events_snapshot)
+        events.register_snapshot("analyses", analysis_events_snapshot)

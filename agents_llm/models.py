@@ -1,4 +1,4 @@
-"""The app's models, defined in their rooms (agents, runs, metering) and gathered here,
+"""The app's models, defined in their rooms (agents, runs, metering, analyses) and gathered here,
 where Django and the migrations look for them."""
 
 from agents_llm.agents.models import (  # noqa: F401
@@ -14,6 +14,7 @@ from agents_llm.agents.models import (  # noqa: F401
     TaskSchemaVersion,
     alias_key,
 )
+from agents_llm.analyses.models import Analysis, AnalysisStatus  # noqa: F401
 from agents_llm.metering.models import (  # noqa: F401
     CallStatus,
     LLMCall,

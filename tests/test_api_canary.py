@@ -61,8 +61,17 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
 
     session, _ = session_create(owner=User.objects.get(username="editor"), name="canary session")
     call = call_record(CallOutcome(agent_id=agent.pk, alias="trader", user_id=None, session_id=session.pk, provider_id=provider.pk))
+    from datetime import date
+
+    from agents_llm.models import Analysis
+
+    # An analysis whose trader was routed to the canary provider: it shows it by name only.
+    analysis = Analysis.objects.create(
+        ticker="NVDA", trade_date=date(2026, 11, 20), session=session, gateway_url="http://testserver",
+        roles=[{"node": "trader", "agent": agent.name, "provider": "canary", "model": "gpt-4o"}],
+    )
     ids = {
-        "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
+        "analysis_id": analysis.pk, "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
         "assignment_id": assignment.pk, "run_id": writes[-1].json().get("id", 1), "call_id": call.pk,
         "session_id": session.pk, "name": "canary-mix",
     }

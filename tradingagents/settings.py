@@ -239,7 +239,23 @@ PERIODIC_JOBS = [
     "agents_llm.runs.runner.runs_requeue_stale",
     "agents_llm.runs.recovery.runs_resend_after_broker_restart",
     "agents_llm.metering.budgets.reservations_release_expired",
+    "agents_llm.analyses.services.analyses_requeue_stale",
 ]
+
+# TradingAgents analyses (agents_llm/analyses). The python of a virtualenv with
+# TradingAgents v0.3.0 (`make tradingagents` builds one and writes this into .env);
+# without it analyses cannot be launched. The driver reaches the gateway at the URL the
+# analysis was launched from, unless TRADINGAGENTS_GATEWAY_URL says otherwise (e.g. when
+# the workers reach the servers by another name).
+TRADINGAGENTS_PYTHON = env.str("TRADINGAGENTS_PYTHON", default="")
+TRADINGAGENTS_GATEWAY_URL = env.str("TRADINGAGENTS_GATEWAY_URL", default="")
+# An analysis still running after this long is stopped (its driver killed).
+ANALYSIS_TIMEOUT_SECONDS = env.int("ANALYSIS_TIMEOUT_SECONDS", default=3600)
+# A running analysis whose worker wrote no heartbeat for this long lost its worker: the
+# sweep queues it again (once), then marks it failed.
+ANALYSIS_LOST_AFTER_SECONDS = env.int("ANALYSIS_LOST_AFTER_SECONDS", default=120)
+# Where the drivers' working folders go (one per analysis, removed after it).
+ANALYSIS_WORK_DIR = env.str("ANALYSIS_WORK_DIR", default="")
 
 # Agent runtime.
 # A running run's process marks it alive every RUN_HEARTBEAT_SECONDS; the sweep (each

@@ -35,6 +35,15 @@ def session_create(
     return session, token
 
 
+def session_token_rotate(*, session: MeteredSession) -> str:
+    """A new token for the session; the old one stops working at once. Returns it (only
+    its hash is stored)."""
+    token = SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    MeteredSession.objects.filter(pk=session.pk).update(token_prefix=token[:10], token_hash=token_hash(token))
+    session.token_prefix, session.token_hash = token[:10], token_hash(token)
+    return token
+
+
 def session_close(*, session: MeteredSession) -> MeteredSession:
     if session.status != SessionStatus.CLOSED:
         MeteredSession.objects.filter(pk=session.pk).update(status=SessionStatus.CLOSED, closed_at=timezone.now())
