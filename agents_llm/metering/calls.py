@@ -1,5 +1,6 @@
 """The record of every gateway call, and its spend in its session: one transaction
-writes the row, counts what it cost and releases what its requests had reserved."""
+writes the row, counts what it cost and releases what its requests had reserved (a
+call outside a session is its row alone: one statement, no transaction around it)."""
 
 from __future__ import annotations
 
