@@ -1,5 +1,6 @@
 """The record of every gateway call, and its spend in its session: one transaction
-writes the row, counts what it cost and releases what its requests had reserved."""
+writes the row, counts what it cost and releases what its requests had reserved (a
+call outside a session is its row alone: one statement, no transaction around it)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,10 @@ class CallOutcome:
 
 def call_record(outcome: CallOutcome, holds: list[Hold] | None = None) -> LLMCall:
     """Store one gateway call (one row per client request), count its spend in its
-    session and release `holds`, at once."""
+    session and release `holds`, at once. Outside a session it is one INSERT, its own
+    transaction: no BEGIN and COMMIT round trips around it."""
+    if outcome.session_id is None:
+        return LLMCall.objects.create(**outcome.fields())
     with transaction.atomic():
         call = LLMCall.objects.create(**outcome.fields())
         if outcome.session_id is not None:
@@ -71,8 +75,12 @@ def call_record(outcome: CallOutcome, holds: list[Hold] | None = None) -> LLMCal
 
 def call_update(call_id: int, outcome: CallOutcome, holds: list[Hold], *, recorded: tuple[int, Decimal | None]) -> None:
     """Complete a streamed call's row once its stream has ended: the spend beyond what
-    the row `recorded` (tokens, cost) when the stream began is counted with it."""
+    the row `recorded` (tokens, cost) when the stream began is counted with it. Outside
+    a session it is one UPDATE."""
     tokens, cost = recorded
+    if outcome.session_id is None:
+        LLMCall.objects.filter(pk=call_id).update(**outcome.fields())
+        return
     with transaction.atomic():
         LLMCall.objects.filter(pk=call_id).update(**outcome.fields())
         if outcome.session_id is not None:
