@@ -43,7 +43,8 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
     writes.append(as_editor.patch(f"/llm-configs/{config.pk}", {"api_key": CANARY_KEY, "temperature": 5}))
     writes.append(as_editor.patch(f"/llm-configs/{config.pk}", {"api_key": CANARY_KEY}))
     # A run whose model refuses to call out: the failure must not quote the key either.
-    writes.append(as_editor.call("POST", "/runs?wait=true", {"agent": "trader", "task": "trade-signal", "input": {"ticker": "X"}}))
+    run = as_editor.call("POST", "/runs?wait=true", {"agent": "trader", "task": "trade-signal", "input": {"ticker": "X"}})
+    writes.append(run)
     # A lineup on the canary provider: it shows the provider by name only.
     writes.append(as_editor.post("/lineups", {"name": "canary-mix", "roles": {"trader": {"provider": "canary", "model": "gpt-4o"}}}))
     assert [r.status_code for r in writes[:4]] == [201, 409, 422, 422]
@@ -72,7 +73,7 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
     )
     ids = {
         "analysis_id": analysis.pk, "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
-        "assignment_id": assignment.pk, "run_id": writes[-1].json().get("id", 1), "call_id": call.pk,
+        "assignment_id": assignment.pk, "run_id": run.json()["id"], "call_id": call.pk,
         "session_id": session.pk, "name": "canary-mix",
     }
     spec = as_editor.get("/openapi.json")
