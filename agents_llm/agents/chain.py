@@ -375,15 +375,16 @@ class Meter:
     and releases the holds (agents_llm.metering.budgets decides)."""
 
     session_id: Any
-    prompt_tokens: Callable[[Link], int]  # what the vendor of a link will count (or more)
-    writes_cache: bool = False
     holds: list[Hold] = field(default_factory=list)
 
-    async def reserve(self, link: Link, max_tokens: int | None, *, prompt_tokens: int | None = None) -> Hold:
-        """Raises budgets.BudgetRefused when the request does not fit, or waited too long."""
+    async def reserve(
+        self, link: Link, max_tokens: int | None, prompt_tokens: int, *, writes_cache: bool = False,
+    ) -> Hold:
+        """`prompt_tokens`: what the link's vendor will count (or more). Raises
+        budgets.BudgetRefused when the request does not fit, or waited too long."""
         ask = Ask(
-            prompt_tokens=self.prompt_tokens(link) if prompt_tokens is None else prompt_tokens, max_tokens=max_tokens,
-            price=worst_case_price(link, writes_cache=self.writes_cache), free=link.offline,
+            prompt_tokens=prompt_tokens, max_tokens=max_tokens,
+            price=worst_case_price(link, writes_cache=writes_cache), free=link.offline,
         )
         hold = await budgets.areserve(session_id=self.session_id, ask=ask)
         self.holds.append(hold)

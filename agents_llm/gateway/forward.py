@@ -91,11 +91,13 @@ async def run_chain(
     wait, refuse it, or cap its output); the call's row settles the reservations."""
     result = ChainResult()
     fallback: Fallback[Answer] = Fallback(chain)
+    if meter is not None:
+        count, cache_marked = prompt_counter(req), writes_cache(req)
 
     async def ask(link: Link) -> Answer:
         cap, hold = output_cap(link, max_tokens), None
         if meter is not None:
-            hold = await meter.reserve(link, cap)  # BudgetRefused ends the walk
+            hold = await meter.reserve(link, cap, count(link), writes_cache=cache_marked)  # BudgetRefused ends the walk
             cap = hold.max_tokens
         try:
             if link.offline:
@@ -353,7 +355,9 @@ def _offline(route: Chain, req: ChatRequest, target: Link) -> Answer:
             message, finish = {"role": "assistant", "content": text, "refusal": None}, "stop"
     except ValueError as exc:
         raise AttemptFailed("NoSyntheticAnswer", f"The offline provider cannot build a matching answer: {exc}") from None
-    usage = TokenUsage(input_tokens=estimate_prompt_tokens(req), output_tokens=max(1, len(text) // 4))
+    # What a budget reserved for this prompt (metering.tokens' bound for a vendor it does not know).
+    prompt_tokens = tokens.count_prompt(target.provider_type, target.model_name, req.body).tokens
+    usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=max(1, len(text) // 4))
     body = protocol.completion_body(
         model=req.model, message=message, finish_reason=finish,
         usage=protocol.usage_body(usage.input_tokens, usage.output_tokens),
@@ -383,20 +387,6 @@ def _synthetic(schema: dict[str, Any]) -> Any:
 
 
 # Counting a prompt -------------------------------------------------------------------------
-
-# Chat formats wrap every message in a few tokens of their own.
-TOKENS_PER_MESSAGE = 8
-TOKENS_PER_REQUEST = 16
-
-
-def estimate_prompt_tokens(req: ChatRequest) -> int:
-    """An upper bound of the prompt tokens a vendor will count: every token of a
-    byte-level BPE tokenizer covers at least one byte, so the UTF-8 size of everything
-    the prompt is made of (messages, tools, response format) bounds its tokens, plus the
-    chat format's per-message overhead."""
-    parts = [req.body.get("messages"), req.body.get("tools"), req.body.get("response_format")]
-    size = len(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode())
-    return size + TOKENS_PER_MESSAGE * len(req.messages) + TOKENS_PER_REQUEST
 
 
 def prompt_counter(req: ChatRequest) -> Callable[[Link], int]:

@@ -176,8 +176,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         return exc.response()
     meter = None
     if caller.session_id is not None:
-        meter = Meter(session_id=caller.session_id, prompt_tokens=forward.prompt_counter(req),
-                      writes_cache=forward.writes_cache(req))
+        meter = Meter(session_id=caller.session_id)
     result = await forward.run_chain(route, req, max_tokens=req.max_tokens, meter=meter)
     outcome = CallOutcome(
         agent_id=route.agent_id, alias=req.model, user_id=caller.user_id, session_id=caller.session_id,

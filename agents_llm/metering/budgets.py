@@ -256,18 +256,6 @@ def account(
     )
 
 
-def release(holds: list[Hold]) -> None:
-    """Give back holds whose request will never be recorded."""
-    for hold in holds:
-        if hold.pk is None:
-            continue
-        with transaction.atomic():
-            if Reservation.objects.filter(pk=hold.pk).delete()[0]:
-                MeteredSession.objects.filter(pk=hold.session_id).update(
-                    reserved_tokens=F("reserved_tokens") - hold.tokens, reserved_usd=F("reserved_usd") - money(hold.usd),
-                )
-
-
 def reservations_release_expired(*, now: Any = None) -> dict[str, int]:
     """A periodic job (settings.PERIODIC_JOBS): release the reservations whose process
     never settled them (it died, or lost its database for longer than their TTL)."""

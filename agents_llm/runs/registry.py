@@ -73,7 +73,7 @@ class MeteredModel(WrapperModel):
         tools = [dataclasses.asdict(tool) for tool in [*params.function_tools, *params.output_tools]]
         prompt = len(ModelMessagesTypeAdapter.dump_json(messages)) + len(repr(tools).encode())
         cap = (model_settings or {}).get("max_tokens")
-        hold = await self.meter.reserve(self.link, cap, prompt_tokens=prompt)
+        hold = await self.meter.reserve(self.link, cap, prompt)
         if hold.max_tokens and hold.max_tokens != cap:
             model_settings = {**(model_settings or {}), "max_tokens": hold.max_tokens}
         try:

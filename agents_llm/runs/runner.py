@@ -370,7 +370,7 @@ async def _execute(runtime: registry.RuntimeAgent, run: AgentRun, outcome: Outco
     fallback: Fallback[Any] = Fallback(runtime.chain)
     meter = None
     if run.session_id is not None:
-        meter = Meter(session_id=run.session_id, prompt_tokens=lambda link: 0)
+        meter = Meter(session_id=run.session_id)
         outcome.holds = meter.holds
 
     async def ask(link: Link) -> Any:
