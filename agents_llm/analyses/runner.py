@@ -29,7 +29,8 @@ from agents_llm.metering.sessions import session_token_rotate
 logger = logging.getLogger(__name__)
 
 DRIVER = Path(settings.BASE_DIR) / "integrations" / "tradingagents_analysis.py"
-# How often the worker writes its heartbeat and looks for a cancel while the driver runs.
+# How often the worker looks for a cancel while the driver runs (its heartbeat is
+# written every RUN_HEARTBEAT_SECONDS, as a run's).
 TICK_SECONDS = 0.5
 # What of the workers' environment the driver sees: nothing of ours (no database URL,
 # no secret key), but what a TradingAgents user's own process needs for live data.
@@ -108,7 +109,7 @@ def _run_driver(analysis: Analysis, python: str, job: dict[str, Any], workdir: P
     result: dict[str, Any] | None = None
     stopped: dict[str, Any] | None = None
     deadline = time.monotonic() + settings.ANALYSIS_TIMEOUT_SECONDS
-    next_tick = 0.0
+    next_tick = next_beat = 0.0
     try:
         while True:
             try:
@@ -121,7 +122,10 @@ def _run_driver(analysis: Analysis, python: str, job: dict[str, Any], workdir: P
                 result = _take(analysis, line) or result
             if time.monotonic() >= next_tick and stopped is None:
                 next_tick = time.monotonic() + TICK_SECONDS
-                stopped = _tick(analysis, deadline)
+                beat = time.monotonic() >= next_beat
+                if beat:
+                    next_beat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+                stopped = _tick(analysis, deadline, beat=beat)
                 if stopped is not None:
                     _kill(process)
         process.wait(timeout=30)
@@ -159,9 +163,10 @@ def _take(analysis: Analysis, line: str) -> dict[str, Any] | None:
     return None
 
 
-def _tick(analysis: Analysis, deadline: float) -> dict[str, Any] | None:
-    """The heartbeat; why to stop the driver now, if it should stop."""
-    Analysis.objects.filter(pk=analysis.pk).update(heartbeat_at=timezone.now())
+def _tick(analysis: Analysis, deadline: float, *, beat: bool) -> dict[str, Any] | None:
+    """The heartbeat (when `beat`); why to stop the driver now, if it should stop."""
+    if beat:
+        Analysis.objects.filter(pk=analysis.pk).update(heartbeat_at=timezone.now())
     cancelled, error = Analysis.objects.filter(pk=analysis.pk).values_list("cancel_requested", "error").get()
     if cancelled:
         return {"status": AnalysisStatus.STOPPED, "error": error or "Cancelled."}
