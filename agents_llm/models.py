@@ -1,4 +1,4 @@
-"""The app's models, defined in their rooms (agents, runs, metering, analyses) and gathered here,
+"""The app's models, defined in their rooms (agents, runs, metering, analyses, experiments) and gathered here,
 where Django and the migrations look for them."""
 
 from agents_llm.agents.models import (  # noqa: F401
@@ -15,6 +15,14 @@ from agents_llm.agents.models import (  # noqa: F401
     alias_key,
 )
 from agents_llm.analyses.models import Analysis, AnalysisStatus  # noqa: F401
+from agents_llm.experiments.models import (  # noqa: F401
+    DailyClose,
+    Experiment,
+    ExperimentArm,
+    ExperimentStatus,
+    Outcome,
+    OutcomeStatus,
+)
 from agents_llm.metering.models import (  # noqa: F401
     CallStatus,
     LLMCall,

@@ -240,6 +240,9 @@ PERIODIC_JOBS = [
     "agents_llm.runs.recovery.runs_resend_after_broker_restart",
     "agents_llm.metering.budgets.reservations_release_expired",
     "agents_llm.analyses.services.analyses_requeue_stale",
+    "agents_llm.experiments.services.experiments_advance_all",
+    "agents_llm.experiments.outcomes.outcomes_resolve_pending",
+    "agents_llm.experiments.prices.prices_fetch_live",
 ]
 
 # TradingAgents analyses (agents_llm/analyses). The python of a virtualenv with
@@ -256,6 +259,14 @@ ANALYSIS_TIMEOUT_SECONDS = env.int("ANALYSIS_TIMEOUT_SECONDS", default=3600)
 ANALYSIS_LOST_AFTER_SECONDS = env.int("ANALYSIS_LOST_AFTER_SECONDS", default=120)
 # Where the drivers' working folders go (one per analysis, removed after it).
 ANALYSIS_WORK_DIR = env.str("ANALYSIS_WORK_DIR", default="")
+
+# Experiments (agents_llm/experiments). At most this many cells (tickers × dates × arms)
+# in one experiment, and this many of its analyses at once unless it says otherwise.
+EXPERIMENT_MAX_CELLS = env.int("EXPERIMENT_MAX_CELLS", default=200)
+EXPERIMENT_DEFAULT_CONCURRENCY = env.int("EXPERIMENT_DEFAULT_CONCURRENCY", default=2)
+# Outcomes count trading days on this market's calendar (weekdays but its holidays, by
+# the `holidays` package's financial calendars: NYSE, XNSE, ...).
+OUTCOME_CALENDAR = env.str("OUTCOME_CALENDAR", default="NYSE")
 
 # Agent runtime.
 # A running run's process marks it alive every RUN_HEARTBEAT_SECONDS; the sweep (each

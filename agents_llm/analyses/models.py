@@ -33,6 +33,8 @@ OFFLINE_LABEL = "offline market data: not for decisions"
 
 
 class AnalysisStatus(models.TextChoices):
+    # A cell of an experiment waiting for its turn (agents_llm.experiments).
+    WAITING = "waiting", "Waiting"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -73,6 +75,17 @@ class Analysis(models.Model):
         "agents_llm.MeteredSession", on_delete=models.PROTECT, related_name="analyses",
     )
     market_data = models.CharField(max_length=8, choices=MarketData.choices, default=MarketData.LIVE)
+    # Its outcome (agents_llm.experiments): alpha against this symbol over this many
+    # trading days from the trade date.
+    benchmark = models.CharField(max_length=16, default="SPY")
+    holding_days = models.PositiveSmallIntegerField(default=5)
+    # Set for an experiment's cell: the experiment and the arm (lineup) it runs.
+    experiment = models.ForeignKey(
+        "agents_llm.Experiment", on_delete=models.PROTECT, null=True, blank=True, related_name="analyses",
+    )
+    arm = models.ForeignKey(
+        "agents_llm.ExperimentArm", on_delete=models.PROTECT, null=True, blank=True, related_name="analyses",
+    )
     # analysts (market, social, news, fundamentals), debate_rounds, risk_rounds.
     options = models.JSONField(default=dict, blank=True)
     # Per graph node, in graph order: {node, agent, provider, model} as routed at launch.

@@ -135,11 +135,11 @@ def analysis_send(analysis_id: int) -> bool:
 
 
 def analysis_cancel(*, analysis: Analysis, user: Any = None) -> Analysis:
-    """Stop an analysis: a queued one at once; a running one's worker kills its driver
+    """Stop an analysis: a waiting or queued one at once; a running one's worker kills its driver
     within a second or so and marks it stopped. A finished one stays as it is."""
     who = f" by {user.get_username()}" if user is not None and user.is_authenticated else ""
     now = timezone.now()
-    if Analysis.objects.filter(pk=analysis.pk, status=AnalysisStatus.QUEUED).update(
+    if Analysis.objects.filter(pk=analysis.pk, status__in=(AnalysisStatus.WAITING, AnalysisStatus.QUEUED)).update(
         status=AnalysisStatus.STOPPED, error=f"Cancelled{who} before it started.", finished_at=now,
     ):
         analysis.refresh_from_db()
