@@ -79,6 +79,7 @@ def analysis_event_data(analysis: Analysis) -> dict[str, Any]:
         "ticker": analysis.ticker,
         "trade_date": analysis.trade_date,
         "status": analysis.status,
+        "experiment": analysis.experiment_id,
         "rating": analysis.rating,
         "error": analysis.error,
         "cost_usd": format(session.spent_usd.normalize(), "f"),

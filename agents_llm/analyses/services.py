@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2  # the first run and one re-queue after a lost worker
 TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,15}$")
 MAX_ROUNDS = 5
+MAX_HOLDING_DAYS = 60
 
 
 def analysis_options(options: dict[str, Any] | None) -> dict[str, Any]:
@@ -81,11 +82,18 @@ def analysis_create(
     budget_tokens: int | None = None,
     market_data: str = MarketData.LIVE,
     options: dict[str, Any] | None = None,
+    benchmark: str = "SPY",
+    holding_days: int = 5,
+    experiment: Any = None,
+    arm: Any = None,
     enqueue: bool = True,
 ) -> Analysis:
     """Open the analysis' session (with its lineup and budget) and queue the analysis for
     a worker once the transaction commits. Bad input raises a ValidationError naming the
-    field, a missing TradingAgents NotInstalled; nothing is stored then."""
+    field, a missing TradingAgents NotInstalled; nothing is stored then.
+
+    An experiment's cell (`experiment`, `arm`) is stored `waiting`: its experiment
+    queues it when its turn comes (agents_llm.experiments)."""
     ticker = (ticker or "").strip().upper()
     if not ticker:
         raise ValidationError({"ticker": "A ticker is required."})
@@ -99,12 +107,19 @@ def analysis_create(
         raise ValidationError({"budget_tokens": "The token budget must be more than 0 (or empty: no budget)."})
     if market_data not in MarketData.values:
         raise ValidationError({"market_data": f"One of {', '.join(MarketData.values)}."})
+    benchmark = (benchmark or "").strip().upper()
+    if not TICKER.match(benchmark):
+        raise ValidationError({"benchmark": f"'{benchmark[:20]}' is not a symbol (letters, digits and . - ^ =; at most 16)."})
+    if not isinstance(holding_days, int) or isinstance(holding_days, bool) or not 1 <= holding_days <= MAX_HOLDING_DAYS:
+        raise ValidationError({"holding_days": f"A whole number of trading days from 1 to {MAX_HOLDING_DAYS}."})
     options = analysis_options(options)
     if tradingagents_python() is None:
         raise NotInstalled
     lineup_id = lineup.pk if lineup is not None else None
     analysis = Analysis(
         ticker=ticker, trade_date=trade_date, lineup=lineup, market_data=market_data, options=options,
+        benchmark=benchmark, holding_days=holding_days, experiment=experiment, arm=arm,
+        status=AnalysisStatus.WAITING if experiment is not None else AnalysisStatus.QUEUED,
         roles=roles_at_launch(lineup_id, options["analysts"]), gateway_url=gateway_url.rstrip("/"), created_by=user,
     )
     analysis.full_clean(exclude=["session"])
@@ -117,7 +132,7 @@ def analysis_create(
     )
     analysis.save()
     analysis_publish(analysis)
-    if enqueue:
+    if enqueue and experiment is None:
         transaction.on_commit(lambda: analysis_send(analysis.pk))
     return analysis
 
