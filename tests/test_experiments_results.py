@@ -52,12 +52,12 @@ def experiment(installed, lineups, caller, django_capture_on_commit_callbacks) -
             Analysis.objects.filter(pk=cell.pk).update(started_at=None)  # stopped before it started
         if rating and alpha is not None:
             position = POSITION[rating]
-            Outcome.objects.create(analysis=cell, status="resolved", benchmark="SPY", holding_days=5, alpha=alpha,
-                                   position=position, decision_alpha=position * alpha,
-                                   hit=None if position == 0 else (position > 0) == (alpha > 0))
+            # (The cell's end opened its outcome pending: no closes are stored here.)
+            Outcome.objects.update_or_create(analysis=cell, defaults={
+                "status": "resolved", "benchmark": "SPY", "holding_days": 5, "alpha": alpha, "position": position,
+                "decision_alpha": position * alpha, "hit": None if position == 0 else position * alpha > 0})
         elif status == "succeeded":
-            Outcome.objects.create(analysis=cell, status="pending", benchmark="SPY", holding_days=5,
-                                   pending_reason="SPY 2026-11-27 missing")
+            assert Outcome.objects.get(analysis=cell).status == "pending"
     return experiment
 
 
