@@ -187,3 +187,31 @@ def test_trade_dates_every_steps_through_a_range_and_names_the_field_when_it_is_
         with pytest.raises(ValidationError) as raised:
             trade_dates_every(*args)
         assert list(raised.value.message_dict) == ["trade_dates"] and words in raised.value.messages[0]
+
+
+def test_each_step_tells_watchers_the_experiments_progress_and_a_new_socket_gets_the_running_ones(
+    installed, lineups, caller, django_capture_on_commit_callbacks, monkeypatch,  # noqa: F811
+):
+    from agents_llm.experiments.services import experiment_events_snapshot
+    from tradingagents import events
+
+    published: list[tuple[str, str, int, dict]] = []
+    monkeypatch.setattr(events, "publish", lambda *args: published.append(args))
+    experiment = _launch(caller, django_capture_on_commit_callbacks, tickers=["NVDA"], trade_dates=[DAY],
+                         concurrency=1, budget_usd_per_analysis=Decimal("0.5"))
+    mine = [(event, data) for topic, event, obj_id, data in published if topic == "experiments"]
+    assert mine[-1][0] == "experiment.updated" and mine[-1][1]["cells"]["queued"] == 1
+    assert experiment_events_snapshot()[0][:2] == ("experiment.updated", experiment.pk)
+
+    for _ in range(2):
+        cell = cells_of(experiment.pk).filter(status="queued").first()
+        with django_capture_on_commit_callbacks(execute=True):
+            end_cell(cell, spent_usd="0.012", tokens=900, rating="Buy")
+
+    states = [(data["status"], data["cells"]["succeeded"], data["spent_usd"])
+              for topic, _, obj_id, data in published if topic == "experiments" and obj_id == experiment.pk]
+    assert states[-2:] == [("running", 1, "0.012"), ("finished", 2, "0.024")]
+    # Cells it moved are told on the analyses topic too.
+    assert {obj_id for topic, _, obj_id, data in published if topic == "analyses"} == set(
+        cells_of(experiment.pk).values_list("pk", flat=True))
+    assert experiment_events_snapshot() == []

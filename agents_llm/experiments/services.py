@@ -265,9 +265,11 @@ def experiment_advance(experiment_id: int) -> None:
             changed = True
         for cell_id in [*sent, *stopped_cells]:
             _publish_cell(cell_id)
-        if sent or changed:
+        # Each step of a running experiment follows a change (a cell ended, one started)
+        # or is the periodic one: its progress as it is now.
+        if changed:
             experiment.refresh_from_db()
-            experiment_publish(experiment)
+        experiment_publish(experiment)
         for cell_id in sent:
             transaction.on_commit(lambda cell_id=cell_id: analysis_send(cell_id))
 
@@ -321,16 +323,23 @@ def _publish_cell(analysis_id: int) -> None:
 
 
 def experiment_publish(experiment: Experiment) -> None:
-    """`experiment.updated` on the `experiments` topic, when the core knows the topic."""
-    if "experiments" not in events.TOPICS:
-        return
+    """`experiment.updated` on the `experiments` topic (sent once the transaction commits)."""
+    events.publish("experiments", "experiment.updated", experiment.pk, experiment_event_data(experiment))
+
+
+def experiment_event_data(experiment: Experiment) -> dict[str, Any]:
+    """What an `experiment.updated` event says: its state and progress (names and counts)."""
     from agents_llm.experiments.results import experiment_progress
 
-    events.publish("experiments", "experiment.updated", experiment.pk, {
+    progress = experiment_progress(experiment)
+    return {
         "id": experiment.pk, "name": experiment.name, "status": experiment.status,
-        "stop_reason": experiment.stop_reason, **_jsonable(experiment_progress(experiment)),
-    })
+        "stop_reason": experiment.stop_reason, **progress,
+        "spent_usd": format(progress["spent_usd"].normalize(), "f"),
+    }
 
 
-def _jsonable(progress: dict[str, Any]) -> dict[str, Any]:
-    return {**progress, "spent_usd": str(progress["spent_usd"])}
+def experiment_events_snapshot() -> list[tuple[str, int, dict[str, Any]]]:
+    """What a (re)subscribing socket may have missed: the running experiments' state."""
+    running = Experiment.objects.filter(status=ExperimentStatus.RUNNING).order_by("-created_at")[:50]
+    return [("experiment.updated", e.pk, experiment_event_data(e)) for e in running]
