@@ -156,6 +156,10 @@ def test_progress_counts_cells_by_state_spend_and_outcomes(experiment):
                                  "stopped": 1, "total": 12}
     assert progress["spent_usd"] == sum(Decimal(row[1]) for row in PLAN)
     assert (progress["outcomes"], progress["pending_outcomes"]) == (9, 1)
+    # A succeeded analysis whose outcome row is not even opened yet is pending too.
+    Outcome.objects.filter(status="pending", analysis__experiment=experiment).delete()
+    assert experiment_progress(experiment)["pending_outcomes"] == 1
+    assert experiment_results(experiment)["pending_outcomes"] == 1
     assert Experiment.objects.get(pk=experiment.pk).status == "finished"
 
 
