@@ -19,3 +19,6 @@ class AgentsLLMConfig(AppConfig):
         secret_model_register(AgentLLMConfig)  # rotatekeys re-encrypts its keys too
         events.register_snapshot("runs", run_events_snapshot)
         events.register_snapshot("analyses", analysis_events_snapshot)
+        from agents_llm.experiments.services import experiment_events_snapshot
+
+        events.register_snapshot("experiments", experiment_events_snapshot)

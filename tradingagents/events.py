@@ -30,7 +30,7 @@ from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-TOPICS = ("agents", "tasks", "providers", "llm_configs", "runs", "sessions", "analyses")
+TOPICS = ("agents", "tasks", "providers", "llm_configs", "runs", "sessions", "analyses", "experiments")
 # The channel layer message type; the consumer's handler is `events_message`.
 MESSAGE_TYPE = "events.message"
 
