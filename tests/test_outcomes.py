@@ -261,3 +261,20 @@ def test_an_analysis_is_launched_with_its_benchmark_and_holding_days_spy_and_5_b
     assert (default.json()["benchmark"], default.json()["holding_days"]) == ("SPY", 5)
     assert Analysis.objects.get(pk=own.json()["id"]).holding_days == 10
     assert Analysis.objects.get(pk=default.json()["id"]).benchmark == "SPY"
+
+
+def test_a_failing_outcome_receiver_never_fails_the_analysis_end_and_the_periodic_job_opens_it_later(monkeypatch):
+    from agents_llm.experiments import outcomes
+
+    def broken(analysis):
+        Outcome.objects.create(analysis=analysis, benchmark="SPY", holding_days=5)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(outcomes, "outcome_open", broken)
+    analysis = succeeded_analysis()  # publishes: the receiver fails inside
+    assert not Outcome.objects.filter(analysis=analysis).exists()  # its savepoint rolled back
+    assert Analysis.objects.get(pk=analysis.pk).status == "succeeded"
+
+    monkeypatch.undo()
+    assert outcomes.outcomes_resolve_pending() == {"opened": 1, "resolved": 0, "pending": 1}
+    assert Outcome.objects.get(analysis=analysis).missing[0] == "NVDA 2026-11-20"
