@@ -278,3 +278,21 @@ def test_a_failing_outcome_receiver_never_fails_the_analysis_end_and_the_periodi
     monkeypatch.undo()
     assert outcomes.outcomes_resolve_pending() == {"opened": 1, "resolved": 0, "pending": 1}
     assert Outcome.objects.get(analysis=analysis).missing[0] == "NVDA 2026-11-20"
+
+
+def test_the_periodic_job_writes_only_outcomes_whose_closes_changed():
+    from agents_llm.experiments.outcomes import outcomes_resolve_pending
+
+    analysis = succeeded_analysis(holding_days=1)
+    checked = Outcome.objects.get(analysis=analysis).checked_at
+
+    assert outcomes_resolve_pending() == {"opened": 0, "resolved": 0, "pending": 1}
+    assert Outcome.objects.get(analysis=analysis).checked_at == checked  # nothing changed: not written
+
+    for symbol in ("NVDA", "SPY"):  # stored behind the API's back: the job finds them
+        DailyClose.objects.create(symbol=symbol, date=date(2026, 11, 20), close=Decimal("10"))
+        DailyClose.objects.create(symbol=symbol, date=date(2026, 11, 23), close=Decimal("12"))
+    assert outcomes_resolve_pending() == {"opened": 0, "resolved": 1, "pending": 0}
+    outcome = Outcome.objects.get(analysis=analysis)
+    assert outcome.checked_at > checked and outcome.resolved_at is not None
+    assert (outcome.alpha, outcome.hit) == (0.0, False)
