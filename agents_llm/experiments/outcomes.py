@@ -19,7 +19,6 @@ import logging
 from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import date, timedelta
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -33,8 +32,6 @@ from agents_llm.analyses.models import Analysis, AnalysisStatus
 from agents_llm.experiments.models import POSITIONS, DailyClose, Outcome, OutcomeStatus
 
 logger = logging.getLogger(__name__)
-
-NOT_RESOLVED = "Not resolved yet."
 
 
 # Trading days ------------------------------------------------------------------------------
@@ -218,6 +215,3 @@ def on_analysis_finished(analysis: Analysis) -> None:
     except Exception:
         logger.exception("could not open the outcome of analysis %s; the periodic job will", analysis.pk)
 
-
-def outcome_decimal(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
