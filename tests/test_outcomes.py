@@ -231,3 +231,68 @@ def test_reading_missing_closes_needs_the_view_permission_of_closes(reader, outs
     nobody.user_permissions.add(Permission.objects.get(codename="view_analysis"))
     assert client_for(nobody).get("/prices/missing").status_code == 403
     assert client_for(reader).get("/prices/missing").status_code == 200
+
+
+@pytest.mark.parametrize(("extra", "field"), [({"holding_days": 0}, "holding_days"), ({"holding_days": 61}, "holding_days"),
+                                             ({"benchmark": "S P Y"}, "benchmark"), ({"benchmark": ""}, "benchmark")])
+def test_launching_with_a_bad_benchmark_or_holding_days_is_a_422_naming_it(settings, editor, extra, field):
+    import sys
+
+    settings.TRADINGAGENTS_PYTHON = sys.executable
+    call_command("seed", verbosity=0)
+    response = client_for(editor).post("/analyses", {"ticker": "NVDA", "trade_date": "2026-11-20",
+                                                     "market_data": "offline", **extra})
+    assert response.status_code == 422 and response.json()["errors"][0]["loc"] == ["body", field], response.content
+    assert not Analysis.objects.exists()
+
+
+def test_an_analysis_is_launched_with_its_benchmark_and_holding_days_spy_and_5_by_default(settings, editor):
+    import sys
+
+    settings.TRADINGAGENTS_PYTHON = sys.executable
+    call_command("seed", verbosity=0)
+    api = client_for(editor)
+    own = api.post("/analyses", {"ticker": "NVDA", "trade_date": "2026-11-20", "market_data": "offline",
+                                 "benchmark": "qqq", "holding_days": 10})
+    default = api.post("/analyses", {"ticker": "NVDA", "trade_date": "2026-11-20", "market_data": "offline"})
+
+    assert own.status_code == default.status_code == 202, (own.content, default.content)
+    assert (own.json()["benchmark"], own.json()["holding_days"], own.json()["outcome"]) == ("QQQ", 10, None)
+    assert (default.json()["benchmark"], default.json()["holding_days"]) == ("SPY", 5)
+    assert Analysis.objects.get(pk=own.json()["id"]).holding_days == 10
+    assert Analysis.objects.get(pk=default.json()["id"]).benchmark == "SPY"
+
+
+def test_a_failing_outcome_receiver_never_fails_the_analysis_end_and_the_periodic_job_opens_it_later(monkeypatch):
+    from agents_llm.experiments import outcomes
+
+    def broken(analysis):
+        Outcome.objects.create(analysis=analysis, benchmark="SPY", holding_days=5)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(outcomes, "outcome_open", broken)
+    analysis = succeeded_analysis()  # publishes: the receiver fails inside
+    assert not Outcome.objects.filter(analysis=analysis).exists()  # its savepoint rolled back
+    assert Analysis.objects.get(pk=analysis.pk).status == "succeeded"
+
+    monkeypatch.undo()
+    assert outcomes.outcomes_resolve_pending() == {"opened": 1, "resolved": 0, "pending": 1}
+    assert Outcome.objects.get(analysis=analysis).missing[0] == "NVDA 2026-11-20"
+
+
+def test_the_periodic_job_writes_only_outcomes_whose_closes_changed():
+    from agents_llm.experiments.outcomes import outcomes_resolve_pending
+
+    analysis = succeeded_analysis(holding_days=1)
+    checked = Outcome.objects.get(analysis=analysis).checked_at
+
+    assert outcomes_resolve_pending() == {"opened": 0, "resolved": 0, "pending": 1}
+    assert Outcome.objects.get(analysis=analysis).checked_at == checked  # nothing changed: not written
+
+    for symbol in ("NVDA", "SPY"):  # stored behind the API's back: the job finds them
+        DailyClose.objects.create(symbol=symbol, date=date(2026, 11, 20), close=Decimal("10"))
+        DailyClose.objects.create(symbol=symbol, date=date(2026, 11, 23), close=Decimal("12"))
+    assert outcomes_resolve_pending() == {"opened": 0, "resolved": 1, "pending": 0}
+    outcome = Outcome.objects.get(analysis=analysis)
+    assert outcome.checked_at > checked and outcome.resolved_at is not None
+    assert (outcome.alpha, outcome.hit) == (0.0, False)

@@ -51,6 +51,17 @@ def badge(text: str, colour: str) -> str:
     return format_html('<span class="analysis-badge" style="background: {}">{}</span>', colour, text)
 
 
+def outcome_context(analysis: Analysis) -> dict[str, Any]:
+    """The page's Outcome block: what its decision earned (agents_llm.experiments), read
+    through the reverse relation the selector joins."""
+    outcome = selectors.analysis_outcome(analysis)
+    if outcome is None:
+        return {"outcome": None}
+    row = getattr(analysis, "outcome", None)  # None: not opened yet
+    return {"outcome": outcome, "outcome_row": row if "pending" not in outcome else None,
+            "missing_url": reverse("admin:agents_llm_dailyclose_missing")}
+
+
 class NewAnalysisForm(forms.Form):
     ticker = forms.CharField(max_length=16, help_text="e.g. NVDA")
     trade_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Not in the future.")
@@ -194,7 +205,7 @@ class AnalysisAdmin(admin.ModelAdmin):
             "roles": roles, "reports": reports, "offline_label": OFFLINE_LABEL,
             "status_badge": self.status_badge(analysis), "rating_badge": self.rating_badge(analysis),
             "cost": formatting.money(analysis.session.spent_usd), "tokens": formatting.count(analysis.session.spent_tokens),
-            "duration": self.duration(analysis),
+            "duration": self.duration(analysis), **outcome_context(analysis),
             "chart": {"labels": [r.node for r in roles], "costs": [float(r.cost) for r in roles]},
             "may_cancel": not analysis.finished and request.user.has_perm("agents_llm.change_analysis"),
             "session_url": reverse("admin:agents_llm_meteredsession_change", args=[analysis.session_id]),

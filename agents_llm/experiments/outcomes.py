@@ -19,7 +19,6 @@ import logging
 from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import date, timedelta
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -33,8 +32,6 @@ from agents_llm.analyses.models import Analysis, AnalysisStatus
 from agents_llm.experiments.models import POSITIONS, DailyClose, Outcome, OutcomeStatus
 
 logger = logging.getLogger(__name__)
-
-NOT_RESOLVED = "Not resolved yet."
 
 
 # Trading days ------------------------------------------------------------------------------
@@ -84,19 +81,24 @@ def outcome_open(analysis: Analysis) -> Outcome | None:
     return outcome
 
 
-def outcome_resolve(outcome: Outcome, *, today: date | None = None) -> bool:
-    """Compute the outcome from the stored closes if its window has closed and all four
-    are there (True); else it stays (or goes back to) pending with the reason and the
-    missing closes. Writes the row either way."""
+# The fields a resolution writes (and a pending outcome clears).
+RESULT_FIELDS = ("start_close", "end_close", "benchmark_start_close", "benchmark_end_close", "raw_return",
+                 "benchmark_return", "alpha", "position", "decision_alpha", "hit")
+STATE_FIELDS = ("status", "pending_reason", "missing", "start_date", "end_date", *RESULT_FIELDS)
+
+
+def outcome_state(outcome: Outcome, today: date) -> dict[str, Any]:
+    """What the outcome is by the closes stored now (a read, no write): resolved with
+    its numbers if its window has closed and all four closes are there; else pending,
+    with the reason and the missing closes."""
     analysis = outcome.analysis
-    today = today or timezone.localdate()
-    now = timezone.now()
     start, end = trading_window(analysis.trade_date, outcome.holding_days)
-    outcome.start_date, outcome.end_date, outcome.checked_at = start, end, now
+    state: dict[str, Any] = {"start_date": start, "end_date": end, "status": OutcomeStatus.PENDING, "missing": [],
+                             **dict.fromkeys(RESULT_FIELDS)}
     if analysis.status != AnalysisStatus.SUCCEEDED or analysis.rating not in POSITIONS:
-        return _pending(outcome, f"The analysis is {analysis.status} without a rating: no outcome.", [])
+        return {**state, "pending_reason": f"The analysis is {analysis.status} without a rating: no outcome."}
     if end >= today:
-        return _pending(outcome, f"The holding window ends on {end.isoformat()}: not closed yet.", [])
+        return {**state, "pending_reason": f"The holding window ends on {end.isoformat()}: not closed yet."}
     ticker, benchmark = analysis.ticker, outcome.benchmark
     needed = [(ticker, start), (ticker, end), (benchmark, start), (benchmark, end)]
     closes = {
@@ -105,35 +107,49 @@ def outcome_resolve(outcome: Outcome, *, today: date | None = None) -> bool:
     }
     missing = list(dict.fromkeys(missing_label(s, d) for s, d in needed if (s, d) not in closes))
     if missing:
-        return _pending(outcome, f"Missing closes: {', '.join(missing)}.", missing)
+        return {**state, "pending_reason": f"Missing closes: {', '.join(missing)}.", "missing": missing}
     s0, s1, b0, b1 = (closes[key] for key in needed)
     raw = float((s1 - s0) / s0)
     bench = float((b1 - b0) / b0)
     alpha = raw - bench
     position = POSITIONS[analysis.rating]
     decision_alpha = position * alpha
-    changed = outcome.status != OutcomeStatus.RESOLVED or (outcome.start_close, outcome.end_close,
-                                                          outcome.benchmark_start_close,
-                                                          outcome.benchmark_end_close) != (s0, s1, b0, b1)
-    outcome.status, outcome.pending_reason, outcome.missing = OutcomeStatus.RESOLVED, "", []
-    outcome.start_close, outcome.end_close = s0, s1
-    outcome.benchmark_start_close, outcome.benchmark_end_close = b0, b1
-    outcome.raw_return, outcome.benchmark_return, outcome.alpha = raw, bench, alpha
-    outcome.position, outcome.decision_alpha = position, decision_alpha
-    outcome.hit = None if position == 0 else decision_alpha > 0
-    if changed or outcome.resolved_at is None:
-        outcome.resolved_at = now
-    outcome.save()
-    return True
+    return {
+        **state, "status": OutcomeStatus.RESOLVED, "pending_reason": "",
+        "start_close": s0, "end_close": s1, "benchmark_start_close": b0, "benchmark_end_close": b1,
+        "raw_return": raw, "benchmark_return": bench, "alpha": alpha, "position": position,
+        "decision_alpha": decision_alpha, "hit": None if position == 0 else decision_alpha > 0,
+    }
 
 
-def _pending(outcome: Outcome, reason: str, missing: list[str]) -> bool:
-    outcome.status, outcome.pending_reason, outcome.missing = OutcomeStatus.PENDING, reason, missing
-    for name in ("start_close", "end_close", "benchmark_start_close", "benchmark_end_close", "raw_return",
-                 "benchmark_return", "alpha", "position", "decision_alpha", "hit", "resolved_at"):
-        setattr(outcome, name, None)
-    outcome.save()
-    return False
+def _same(outcome: Outcome, state: dict[str, Any]) -> bool:
+    return all(getattr(outcome, name) == value for name, value in state.items())
+
+
+def outcome_resolve(outcome: Outcome, *, today: date | None = None, only_if_changed: bool = False) -> bool:
+    """Bring the row to what the stored closes say (outcome_state); True when it is
+    resolved. The row is written under its lock, the closes read again after taking it:
+    two resolutions of one outcome (a post of closes, the periodic job) take turns, and
+    the last one reads the last closes. With `only_if_changed` (the periodic job) a row
+    that would not change is not written."""
+    today = today or timezone.localdate()
+    if only_if_changed and _same(outcome, outcome_state(outcome, today)):
+        return outcome.status == OutcomeStatus.RESOLVED
+    now = timezone.now()
+    with transaction.atomic():
+        # The first statement writes: a row lock on PostgreSQL, the write lock on SQLite.
+        Outcome.objects.filter(pk=outcome.pk).update(checked_at=now)
+        state = outcome_state(outcome, today)
+        changed = not _same(outcome, state)
+        for name, value in state.items():
+            setattr(outcome, name, value)
+        outcome.checked_at = now
+        if outcome.status != OutcomeStatus.RESOLVED:
+            outcome.resolved_at = None
+        elif changed or outcome.resolved_at is None:
+            outcome.resolved_at = now
+        outcome.save()
+    return outcome.status == OutcomeStatus.RESOLVED
 
 
 def _with_analysis(qs) -> Any:
@@ -161,7 +177,7 @@ def outcomes_resolve_pending() -> dict[str, int]:
     resolved = pending = 0
     today = timezone.localdate()
     for outcome in _with_analysis(Outcome.objects.filter(status=OutcomeStatus.PENDING)).iterator(chunk_size=500):
-        if outcome_resolve(outcome, today=today):
+        if outcome_resolve(outcome, today=today, only_if_changed=True):
             resolved += 1
         else:
             pending += 1
@@ -199,6 +215,3 @@ def on_analysis_finished(analysis: Analysis) -> None:
     except Exception:
         logger.exception("could not open the outcome of analysis %s; the periodic job will", analysis.pk)
 
-
-def outcome_decimal(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")

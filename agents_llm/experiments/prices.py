@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from agents_llm.analyses.install import tradingagents_python
@@ -124,9 +125,13 @@ def prices_store(*, symbol: str, bars: list[Bar], source: str = CloseSource.API)
     symbol, bars = prices_clean(symbol, bars)
     fill_only = source == CloseSource.LIVE
     now = timezone.now()
+    days = DailyClose.objects.filter(symbol=symbol, date__in=[bar.date for bar in bars])
     with transaction.atomic():
-        existing = {row.date: row for row in DailyClose.objects.select_for_update().filter(
-            symbol=symbol, date__in=[bar.date for bar in bars])}
+        # The first statement writes (changing nothing), so that concurrent posts of a
+        # symbol's days take turns: row locks on PostgreSQL, the write lock on SQLite
+        # (where a transaction that reads first fails when another one has written since).
+        days.update(updated_at=F("updated_at"))
+        existing = {row.date: row for row in days}
         new = [DailyClose(symbol=symbol, date=bar.date, close=bar.close, source=source)
                for bar in bars if bar.date not in existing]
         changed = []
