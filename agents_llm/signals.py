@@ -104,7 +104,28 @@ def connect() -> None:
     ):
         post_save.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.saved.{model.__name__}")
         post_delete.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.deleted.{model.__name__}")
+    connect_experiments()
 
 
 def config_changed(sender: type[Model], **kwargs: Any) -> None:
     versions.bump(versions.CONFIG)
+
+
+def connect_experiments() -> None:
+    """An experiment's cell that ended lets its experiment start its next cells."""
+    from agents_llm.analyses.live import analysis_finished
+
+    analysis_finished.connect(experiment_cell_finished, dispatch_uid="agents_llm.experiments.cell_finished")
+
+
+def experiment_cell_finished(sender: Any, analysis: Any, **kwargs: Any) -> None:
+    if analysis.experiment_id is None:
+        return
+    from django.db import transaction
+
+    from agents_llm.experiments.services import experiment_advance
+
+    experiment_id = analysis.experiment_id
+    # robust: a step that fails does not fail the worker's end of the analysis (the
+    # periodic experiments_advance_all takes the step again).
+    transaction.on_commit(lambda: experiment_advance(experiment_id), robust=True)
