@@ -82,7 +82,7 @@ class NewExperimentForm(forms.Form):
     start = forms.DateField(required=False, label="Range from", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, label="Range to", widget=forms.DateInput(attrs={"type": "date"}))
     step_days = forms.IntegerField(required=False, min_value=1, max_value=366, initial=7, label="Every (days)",
-                                   help_text="A range's trade dates: from the first, every this many days (trading days only).")
+                                   help_text="A range's trade dates: the first, then every this many calendar days up to the last.")
     budget_usd_per_analysis = forms.DecimalField(required=False, max_digits=14, decimal_places=8,
                                                  label="Budget per analysis (USD)",
                                                  help_text="Empty: none. A cell stops when its budget is spent.")
@@ -94,7 +94,7 @@ class NewExperimentForm(forms.Form):
                                       help_text="Trading days from the trade date over which an outcome's alpha is measured.")
     benchmark = forms.CharField(max_length=16, initial=DEFAULT_BENCHMARK, help_text="Alpha is measured against it.")
     market_data = forms.ChoiceField(choices=MarketData.choices, initial=MarketData.LIVE, widget=forms.RadioSelect)
-    concurrency = forms.IntegerField(required=False, min_value=1, max_value=64, label="Concurrency",
+    concurrency = forms.IntegerField(required=False, min_value=1, max_value=services.MAX_CONCURRENCY, label="Concurrency",
                                      help_text="Cells running at once. Empty: the server's default.")
     analysts = forms.MultipleChoiceField(
         choices=[(key, node) for key, node in ANALYST_NODES.items()], initial=list(ANALYST_NODES),
@@ -123,7 +123,16 @@ class ArmForm(forms.Form):
         return data
 
 
-ArmFormSet = forms.formset_factory(ArmForm, extra=ARM_ROWS - 1, max_num=ARM_ROWS, absolute_max=ARM_ROWS)
+class BaseArmFormSet(forms.BaseFormSet):
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        # Every row is read: a prefilled row left as it was is an arm too (Django skips
+        # an unchanged extra form), a blank one none (ArmForm.clean).
+        form = super()._construct_form(i, **kwargs)
+        form.empty_permitted = False
+        return form
+
+
+ArmFormSet = forms.formset_factory(ArmForm, formset=BaseArmFormSet, extra=ARM_ROWS - 1, max_num=ARM_ROWS, absolute_max=ARM_ROWS)
 
 
 def missing_closes_url() -> str:
