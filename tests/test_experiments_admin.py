@@ -275,7 +275,7 @@ def test_the_list_shows_cells_done_of_total_and_what_they_spent(admin_client, su
 
     assert '<td class="field-cells">3 / 8</td>' in page
     assert f'<td class="field-spent">{formatting.money(Decimal("0.07"))}</td>' in page
-    assert "New experiment" in page
+    assert "New experiment" in page and "live/experiments.js" in page
 
 
 def test_cancel_stops_the_waiting_cells_and_needs_change_experiment(admin_client, superuser, reader):

@@ -131,7 +131,7 @@ def cost_alpha_scatter(points: list[dict[str, Any]], colours: dict[str, str],
     drawn = [p for p in points if p.get("decision_alpha") is not None and p.get("cost_usd") is not None]
     if not drawn:
         return None
-    height, left, right, top, bottom = 400, 80, 20, 44, 56
+    height, left, right, top, bottom = 400, 80, 40, 44, 56
     xs = Scale.over([float(p["cost_usd"]) for p in drawn], left, WIDTH - right)
     ys = Scale.over([float(p["decision_alpha"]) for p in drawn], height - bottom, top)
     parts = [_legend(colours, left, 16)]
@@ -174,7 +174,7 @@ def alpha_per_usd_chart(arms: list[dict[str, Any]], colours: dict[str, str]) -> 
             values.extend(float(v) for v in (arm.get("decision_alpha_per_usd_ci") or []) if v is not None)
     if not values:
         return None
-    row, left, right, top = 36, 160, 30, 16
+    row, left, right, top = 36, 160, 40, 16
     height = top + row * len(arms) + 50
     xs = Scale.over(values, left, WIDTH - right)
     bottom = top + row * len(arms)
