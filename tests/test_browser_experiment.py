@@ -15,6 +15,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -107,6 +108,7 @@ def page(server, browser, monkeypatch) -> Iterator[Page]:  # noqa: F811
     expect(page.locator("#site-name")).to_be_visible()
     yield page
     context.close()
+    connections.close_all()  # the test's own, made while Playwright's loop ran (see browser)
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
