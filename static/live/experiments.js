@@ -6,6 +6,9 @@
   "use strict";
 
   var FINISHED = { succeeded: true, failed: true, stopped: true };
+  // "experiments" carries experiment.updated where the server publishes it (a server
+  // without the topic answers with an error frame and subscribes the rest).
+  var TOPICS = ["analyses", "experiments"];
 
   // Fetch `url` and put its element `id` in place of the page's, at most one fetch at
   // a time and one more after it for whatever arrived meanwhile.
@@ -41,7 +44,12 @@
     var refreshResults = replacer(live.dataset.resultsUrl, "experiment-results");
     var settle = null;
 
-    window.LiveEvents.connect(["analyses"], function (frame) {
+    window.LiveEvents.connect(TOPICS, function (frame) {
+      if (frame.event === "experiment.updated" && String(frame.id) === id) {
+        refreshLive();
+        refreshResults();
+        return;
+      }
       if (frame.event !== "analysis.updated" || !frame.data || String(frame.data.experiment) !== id) { return; }
       refreshLive();
       if (FINISHED[frame.data.status]) {
@@ -67,8 +75,9 @@
       livePage(live);
     } else if (document.getElementById("changelist-form")) {
       var refresh = window.LiveEvents.refresher(500);
-      window.LiveEvents.connect(["analyses"], function (frame) {
-        if (frame.event === "analysis.updated" && frame.data && frame.data.experiment) { refresh(); }
+      window.LiveEvents.connect(TOPICS, function (frame) {
+        if (frame.event === "experiment.updated" || (frame.event === "analysis.updated" && frame.data &&
+            frame.data.experiment)) { refresh(); }
       });
     }
   }
