@@ -9,6 +9,7 @@ from agents_llm.agents.api_presets import router as presets_router
 from agents_llm.agents.api_schemas import router as schemas_router
 from agents_llm.analyses.api import router as analyses_router
 from agents_llm.experiments.api import router as experiments_router
+from agents_llm.experiments.api_prices import router as prices_router
 from agents_llm.runs.api import router as runs_router
 from agents_llm.usage.api import router as usage_router
 from agents_llm.usage.api_calls import router as calls_router
@@ -25,3 +26,4 @@ router.add_router("/", presets_router)
 router.add_router("/", lineups_router)
 router.add_router("/", analyses_router)
 router.add_router("/", experiments_router)
+router.add_router("/", prices_router)

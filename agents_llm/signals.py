@@ -105,6 +105,21 @@ def connect() -> None:
         post_save.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.saved.{model.__name__}")
         post_delete.connect(config_changed, sender=model, dispatch_uid=f"agents_llm.versions.deleted.{model.__name__}")
     connect_experiments()
+    connect_outcomes()
+
+
+def outcome_on_analysis_finished(sender: Any, analysis: Any, **kwargs: Any) -> None:
+    """A succeeded analysis gets its outcome (agents_llm.experiments.outcomes), pending
+    until its closes are stored."""
+    from agents_llm.experiments.outcomes import on_analysis_finished
+
+    on_analysis_finished(analysis)
+
+
+def connect_outcomes() -> None:
+    from agents_llm.analyses.live import analysis_finished
+
+    analysis_finished.connect(outcome_on_analysis_finished, dispatch_uid="agents_llm.experiments.outcomes")
 
 
 def config_changed(sender: type[Model], **kwargs: Any) -> None:

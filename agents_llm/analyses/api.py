@@ -54,7 +54,7 @@ def create_analysis(request: HttpRequest, payload: AnalysisIn):
             ticker=payload.ticker, trade_date=payload.trade_date, user=request.auth,
             lineup=_lineup(payload.lineup, ("body", "lineup")), budget_usd=payload.budget_usd,
             budget_tokens=payload.budget_tokens, market_data=payload.market_data, options=payload.options,
-            gateway_url=launch_url(request),
+            gateway_url=launch_url(request), benchmark=payload.benchmark, holding_days=payload.holding_days,
         )
     except install.NotInstalled:
         return not_installed()

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from agents_llm.analyses.models import OFFLINE_LABEL, AnalysisStatus, MarketData, Rating
-from agents_llm.analyses.selectors import analysis_roles
+from agents_llm.analyses.selectors import analysis_outcome, analysis_roles
+from agents_llm.analyses.services import MAX_HOLDING_DAYS
 from tradingagents.schemas import Money
 
 StatusName = Literal[tuple(AnalysisStatus.values)]  # type: ignore[valid-type]
@@ -30,6 +31,10 @@ class AnalysisIn(Schema):
     options: dict[str, Any] = Field(
         default_factory=dict, description="analysts (market, social, news, fundamentals), debate_rounds, risk_rounds.",
     )
+    benchmark: str = Field("SPY", min_length=1, max_length=16,
+                           description="Its outcome's alpha is measured against this symbol.")
+    holding_days: int = Field(5, ge=1, le=MAX_HOLDING_DAYS,
+                              description="Its outcome's holding window, in trading days from the trade date.")
 
 
 class RoleOut(Schema):
@@ -45,6 +50,23 @@ class RoleOut(Schema):
     answered_by: list[str] = Field(..., description="provider/model of what answered its calls.")
 
 
+class OutcomeResolvedOut(Schema):
+    raw_return: float = Field(..., description="The ticker's return over the window, (end - start) / start.")
+    benchmark: str
+    benchmark_return: float
+    alpha: float = Field(..., description="raw_return - benchmark_return.")
+    holding_days: int = Field(..., description="Trading days from start_date to end_date.")
+    position: float = Field(..., description="From the rating: Buy 1, Overweight 0.5, Hold 0, Underweight -0.5, Sell -1.")
+    decision_alpha: float = Field(..., description="position × alpha.")
+    hit: bool | None = Field(..., description="Whether the decision earned a positive alpha; null for Hold.")
+    start_date: date
+    end_date: date
+
+
+class OutcomePendingOut(Schema):
+    pending: str = Field(..., description="Why it has no outcome yet (e.g. which closes are missing).")
+
+
 class AnalysisOut(Schema):
     id: int
     ticker: str
@@ -56,6 +78,12 @@ class AnalysisOut(Schema):
     market_data: str
     market_data_note: str | None = Field(..., description="Set when its market data was not real.")
     options: dict[str, Any]
+    benchmark: str
+    holding_days: int
+    experiment: int | None = Field(..., description="The experiment it is a cell of.")
+    outcome: OutcomeResolvedOut | OutcomePendingOut | None = Field(
+        ..., description="What its decision earned (a succeeded analysis'); null for any other.",
+    )
     session: str
     cost_usd: Money
     tokens: int
@@ -84,6 +112,14 @@ class AnalysisOut(Schema):
     @staticmethod
     def resolve_market_data_note(obj: Any) -> str | None:
         return OFFLINE_LABEL if obj.offline else None
+
+    @staticmethod
+    def resolve_experiment(obj: Any) -> int | None:
+        return obj.experiment_id
+
+    @staticmethod
+    def resolve_outcome(obj: Any) -> dict[str, Any] | None:
+        return analysis_outcome(obj)
 
 
 class AnalysisDetailOut(AnalysisOut):

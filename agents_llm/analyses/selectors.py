@@ -8,12 +8,34 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from agents_llm.analyses.models import NODES, Analysis
+from agents_llm.analyses.models import NODES, Analysis, AnalysisStatus
 from agents_llm.metering.models import LLMCall
 
 
 def analysis_list() -> QuerySet[Analysis]:
-    return Analysis.objects.select_related("lineup", "session")
+    # Its outcome (agents_llm.experiments) joined too: one query for a page of analyses.
+    return Analysis.objects.select_related("lineup", "session", "outcome")
+
+
+# The outcome's fields an analysis shows once it is resolved.
+OUTCOME_FIELDS = ("raw_return", "benchmark", "benchmark_return", "alpha", "holding_days", "position",
+                  "decision_alpha", "hit", "start_date", "end_date")
+NOT_RESOLVED = "Not resolved yet."
+
+
+def analysis_outcome(analysis: Analysis) -> dict[str, Any] | None:
+    """What its decision earned: the resolved outcome's numbers, {"pending": why}, or
+    None for an analysis that did not succeed with a rating. Read through the reverse
+    relation (the experiments room sits above this one)."""
+    if analysis.status != AnalysisStatus.SUCCEEDED or not analysis.rating:
+        return None
+    try:
+        outcome = analysis.outcome
+    except AttributeError:  # RelatedObjectDoesNotExist: not opened yet
+        return {"pending": NOT_RESOLVED}
+    if outcome.status != "resolved":
+        return {"pending": outcome.pending_reason or NOT_RESOLVED}
+    return {name: getattr(outcome, name) for name in OUTCOME_FIELDS}
 
 
 @dataclass
