@@ -115,6 +115,12 @@ def page(server, browser, monkeypatch) -> Iterator[Page]:  # noqa: F811
 def test_the_experiment_page_draws_its_scatter_and_follows_a_cell_live(page: Page, server, world):
     experiment, last = world["experiment"], world["last"]
     page.goto(f"{server}/admin/agents_llm/experiment/")
+    expect(page.locator("#result_list td.field-cells")).to_have_text("17 / 18")
+    page.get_by_role("link", name="New experiment").click()
+    expect(page.locator("#experiment-arms tr.arm-row")).to_have_count(4)
+    expect(page.locator("#id_arms-0-lineup")).to_have_value("tradingagents-default")
+    page.screenshot(path=str(SCREENSHOTS / "experiment-00-new.png"), full_page=True)
+    page.go_back()
     page.get_by_role("link", name="quick vs default").click()
     expect(page.locator("html")).to_have_attribute("data-live-events", "subscribed", timeout=10_000)
     page.evaluate("window.notReloaded = true")

@@ -43,7 +43,8 @@ def admin_client(superuser, lineups, installed) -> Client:  # noqa: F811
 def _form(**overrides) -> dict:
     data = {
         "name": "quick vs default", "tickers": "nvda, aapl", "trade_dates": "2026-11-19 2026-11-20", "start": "",
-        "end": "", "step_days": "7", "budget_usd_per_analysis": "0.50", "budget_tokens_per_analysis": "",
+        "end": "2026-12-04",  # as the form starts: the last weekday
+        "step_days": "7", "budget_usd_per_analysis": "0.50", "budget_tokens_per_analysis": "",
         "budget_usd_total": "3", "holding_days": "5", "benchmark": "spy", "market_data": "offline",
         "concurrency": "1", "analysts": ["market", "news"], "debate_rounds": "1", "risk_rounds": "2",
         "arms-TOTAL_FORMS": "4", "arms-INITIAL_FORMS": "0", "arms-MIN_NUM_FORMS": "0", "arms-MAX_NUM_FORMS": "4",
@@ -107,6 +108,7 @@ def test_a_date_range_with_a_step_gives_the_trade_dates(admin_client):
     ({"trade_dates": "", "start": "2026-11-20", "end": "2026-11-02"}, "start", "before it starts"),
     ({"trade_dates": "2026-11-19", "start": "2026-11-02", "end": "2026-11-20"}, "trade_dates", "not both"),
     ({"trade_dates": ""}, "trade_dates", "Give trade dates"),
+    ({"trade_dates": "", "start": "2026-11-02", "end": ""}, "end", "last date"),
     ({"budget_usd_per_analysis": ""}, "budget_usd_total", "needs a budget per analysis"),
     ({"benchmark": "S P Y"}, "benchmark", "is not a symbol"),
     ({"concurrency": "999"}, "concurrency", ""),
@@ -296,3 +298,19 @@ def test_cancel_stops_the_waiting_cells_and_needs_change_experiment(admin_client
     assert set(cells_of(experiment.pk).values_list("status", flat=True)) == {"stopped"}
     page = response.content.decode()
     assert _count(page, "cells-stopped") == "8" and "Cancel the experiment" not in page
+
+
+def test_the_list_costs_the_same_number_of_queries_as_experiments_grow(admin_client, superuser):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _launch(superuser)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get("/admin/agents_llm/experiment/").status_code == 200
+    for _ in range(3):
+        _launch(superuser, arms=[("a", "all-quick"), ("b", "tradingagents-default"), ("c", "all-quick")])
+    with CaptureQueriesContext(connection) as more:
+        page = admin_client.get("/admin/agents_llm/experiment/").content.decode()
+
+    assert len(more.captured_queries) == len(few.captured_queries)
+    assert page.count('<td class="field-cells">0 / 12</td>') == 3 and Experiment.objects.count() == 4

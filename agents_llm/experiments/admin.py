@@ -251,12 +251,13 @@ class ExperimentAdmin(admin.ModelAdmin):
         if not chosen:
             arm_errors.append("At least one arm: a name and a lineup.")
         dates = data["trade_dates"]
-        ranged = data["start"] is not None or data["end"] is not None
+        ranged = data["start"] is not None  # "to" starts filled in (the last weekday)
         if dates and ranged:
             form.add_error("trade_dates", "Give dates or a range, not both.")
-        elif not dates and not (data["start"] and data["end"]):
-            form.add_error("trade_dates" if not ranged else ("start" if data["start"] is None else "end"),
-                           "Give trade dates, or a range (from, to, every N days).")
+        elif not dates and not ranged:
+            form.add_error("trade_dates", "Give trade dates, or a range (from, to, every N days).")
+        elif not dates and data["end"] is None:
+            form.add_error("end", "The range's last date.")
         elif not dates:
             try:
                 dates = services.trade_dates_every(data["start"], data["end"], data["step_days"] or 1)
