@@ -314,3 +314,15 @@ def test_the_list_costs_the_same_number_of_queries_as_experiments_grow(admin_cli
 
     assert len(more.captured_queries) == len(few.captured_queries)
     assert page.count('<td class="field-cells">0 / 12</td>') == 3 and Experiment.objects.count() == 4
+
+
+def test_without_tradingagents_new_experiment_explains_the_install_and_stores_nothing(admin_client, settings):
+    settings.TRADINGAGENTS_PYTHON = "/nowhere/python"
+
+    page = admin_client.get(NEW).content.decode()
+    response = admin_client.post(NEW, _form())
+
+    assert "TradingAgents is not installed" in page and "make tradingagents" in page
+    assert response.status_code == 200 and "TRADINGAGENTS_PYTHON" in response.content.decode()
+    assert "New experiment" not in admin_client.get("/admin/agents_llm/experiment/").content.decode()
+    assert _nothing_stored()
