@@ -141,8 +141,9 @@ def test_the_experiment_page_draws_its_scatter_and_follows_a_cell_live(page: Pag
     assert len(fills) == 2  # an arm a colour
     expect(scatter).to_contain_text("Cost of the analysis (USD)")
     expect(scatter).to_contain_text("Decision alpha")
-    box = scatter.bounding_box()
-    assert box and box["width"] > 500 and box["height"] > 300
+    # Drawn at its size (polled: an event may re-render the results meanwhile).
+    page.wait_for_function("""() => { const box = document.querySelector('svg#scatter')?.getBoundingClientRect();
+                                     return box && box.width > 500 && box.height > 300; }""", timeout=5_000)
     expect(page.locator("#experiment-grid tbody tr")).to_have_count(9)
     expect(page.locator("#experiment-grid a")).to_have_count(18)
     expect(page.locator("#cells-queued")).to_have_text("1")

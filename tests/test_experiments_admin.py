@@ -326,3 +326,14 @@ def test_without_tradingagents_new_experiment_explains_the_install_and_stores_no
     assert response.status_code == 200 and "TRADINGAGENTS_PYTHON" in response.content.decode()
     assert "New experiment" not in admin_client.get("/admin/agents_llm/experiment/").content.decode()
     assert _nothing_stored()
+
+
+def test_an_experiments_analysis_page_links_back_to_its_experiment_and_names_its_arm(admin_client, superuser):
+    experiment = _launch(superuser)
+    cell = cells_of(experiment.pk).filter(arm__name="quick").first()
+
+    page = admin_client.get(f"/admin/agents_llm/analysis/{cell.pk}/change/").content.decode()
+
+    link = re.search(r'<a id="analysis-experiment" href="([^"]+)">([^<]+)</a> · arm (\w+)', page)
+    assert link.groups() == (f"/admin/agents_llm/experiment/{experiment.pk}/change/", "grid", "quick")
+    assert Analysis.objects.get(pk=cell.pk).experiment_id == experiment.pk

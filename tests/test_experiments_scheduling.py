@@ -159,7 +159,7 @@ def test_cancelling_stops_waiting_and_queued_cells_and_asks_running_ones_to_stop
 
 
 def test_the_periodic_step_starts_the_cells_of_an_experiment_whose_first_step_was_missed(
-    installed, lineups, caller, django_capture_on_commit_callbacks,  # noqa: F811
+    installed, lineups, caller, django_capture_on_commit_callbacks, monkeypatch,  # noqa: F811
 ):
     with django_capture_on_commit_callbacks(execute=False):  # the commit's step never ran
         experiment = experiment_create(name="g", tickers=["NVDA"], trade_dates=[DAY],
@@ -170,10 +170,15 @@ def test_the_periodic_step_starts_the_cells_of_an_experiment_whose_first_step_wa
     with django_capture_on_commit_callbacks(execute=True):
         assert experiments_advance_all()["advanced"] >= 1
     assert list(cells_of(experiment.pk).values_list("status", flat=True)) == ["queued", "waiting"]
+    from tradingagents import events
+
+    published: list[tuple] = []
+    monkeypatch.setattr(events, "publish", lambda *args: published.append(args))
     with django_capture_on_commit_callbacks(execute=True):
-        experiments_advance_all()  # again: the same
+        experiments_advance_all()  # again: the same, and no watcher is told of a change that was none
     assert list(cells_of(experiment.pk).values_list("status", flat=True)) == ["queued", "waiting"]
     assert active_counts(experiment.pk) == 1
+    assert [args for args in published if args[0] == "experiments"] == []
 
 
 def test_trade_dates_every_steps_through_a_range_and_names_the_field_when_it_is_wrong(settings):

@@ -25,7 +25,7 @@ from agents_llm.metering.sessions import session_create, session_token_rotate
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2  # the first run and one re-queue after a lost worker
-TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,15}$")
+TICKER = re.compile(r"^[A-Z0-9^][A-Z0-9.\-^=]{0,15}$")
 MAX_ROUNDS = 5
 MAX_HOLDING_DAYS = 60
 

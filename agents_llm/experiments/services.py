@@ -213,12 +213,13 @@ def _committed_usd(experiment: Experiment) -> Decimal:
     return spent + worst
 
 
-def experiment_advance(experiment_id: int) -> None:
+def experiment_advance(experiment_id: int, *, quiet: bool = False) -> None:
     """One scheduling step (idempotent; safe when several workers call it at once). While
     fewer than `concurrency` cells are queued or running, queue the next waiting cell —
     with a total budget only if what is committed plus the cell's worst case still fits.
     When the next cell does not fit and nothing runs, the experiment stops and its waiting
-    cells with it; when nothing waits and nothing runs, it is finished."""
+    cells with it; when nothing waits and nothing runs, it is finished. `quiet`: tell
+    watchers only if the step changed something (the periodic step)."""
     sent: list[int] = []
     changed = False
     with transaction.atomic():
@@ -265,11 +266,12 @@ def experiment_advance(experiment_id: int) -> None:
             changed = True
         for cell_id in [*sent, *stopped_cells]:
             _publish_cell(cell_id)
-        # Each step of a running experiment follows a change (a cell ended, one started)
-        # or is the periodic one: its progress as it is now.
+        # A step follows a change (a cell ended): its progress as it is now. The
+        # periodic one tells only of what it changed itself.
         if changed:
             experiment.refresh_from_db()
-        experiment_publish(experiment)
+        if not quiet or sent or changed:
+            experiment_publish(experiment)
         for cell_id in sent:
             transaction.on_commit(lambda cell_id=cell_id: analysis_send(cell_id))
 
@@ -279,7 +281,7 @@ def experiments_advance_all() -> dict[str, int]:
     experiment (a step a worker missed, a cell sent while the broker was down)."""
     count = 0
     for experiment_id in Experiment.objects.filter(status=ExperimentStatus.RUNNING).values_list("pk", flat=True):
-        experiment_advance(experiment_id)
+        experiment_advance(experiment_id, quiet=True)
         count += 1
     return {"advanced": count}
 
