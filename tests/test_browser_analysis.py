@@ -16,8 +16,8 @@ from playwright.sync_api import Page, expect
 
 from agents_llm.analyses.models import NODES, REPORTS
 from agents_llm.models import Analysis, LLMCall
+from tests.browser_support import SCREENSHOTS, browser, signed_in_page  # noqa: F401
 from tests.gateway_support import running_servers
-from tests.test_browser_schema_builder import SCREENSHOTS, browser  # noqa: F401
 from tests.tradingagents_support import RATINGS, ta_python
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,20 +36,8 @@ def server(superuser, django_db_setup) -> Iterator[str]:
 
 @pytest.fixture
 def page(server, browser, monkeypatch) -> Iterator[Page]:  # noqa: F811
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM checks inside Playwright's loop
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/admin/login/?next=/admin/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "root-pass-123")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    with signed_in_page(browser, server, monkeypatch) as page:
+        yield page
 
 
 def test_new_analysis_runs_tradingagents_offline_to_a_rating_and_the_page_fills_in_live(page: Page, server):

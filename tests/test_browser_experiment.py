@@ -15,7 +15,6 @@ from decimal import Decimal
 import httpx
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -31,8 +30,8 @@ from agents_llm.models import (
     MeteredSession,
     Outcome,
 )
+from tests.browser_support import SCREENSHOTS, browser, signed_in_page  # noqa: F401
 from tests.gateway_support import running_servers
-from tests.test_browser_schema_builder import SCREENSHOTS, browser  # noqa: F401
 from tradingagents.services import api_token_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -95,21 +94,8 @@ def server(world, django_db_setup) -> Iterator[str]:
 
 @pytest.fixture
 def page(server, browser, monkeypatch) -> Iterator[Page]:  # noqa: F811
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM checks inside Playwright's loop
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/admin/login/?next=/admin/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "root-pass-123")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-    yield page
-    context.close()
-    connections.close_all()  # the test's own, made while Playwright's loop ran (see browser)
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    with signed_in_page(browser, server, monkeypatch, width=1500, height=1100) as page:
+        yield page
 
 
 def test_the_experiment_page_draws_its_scatter_and_follows_a_cell_live(page: Page, server, world):

@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connections
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from agents_llm.models import TaskConfig
+from tests.browser_support import SCREENSHOTS, browser, signed_in_page  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-SCREENSHOTS = Path(settings.BASE_DIR) / "out" / "screenshots"
 
 EXPECTED = {
     "type": "object",
@@ -49,35 +40,9 @@ EXPECTED = {
 
 
 @pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-    # Code run while Playwright's greenlet is active gets its own database connection
-    # (another context); close both, or PostgreSQL cannot drop the test database.
-    connections.close_all()
-
-
-@pytest.fixture
-def page(transactional_db, live_server, superuser, browser, monkeypatch) -> Iterator[Page]:
-    # Playwright's sync API runs an event loop in this thread; the assertions on the
-    # database below are plain synchronous ORM calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "root-pass-123")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-    yield page
-    context.close()
-    connections.close_all()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+def page(transactional_db, live_server, superuser, browser, monkeypatch) -> Iterator[Page]:  # noqa: F811
+    with signed_in_page(browser, live_server.url, monkeypatch) as page:
+        yield page
 
 
 def shot(page: Page, name: str) -> None:

@@ -13,7 +13,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -21,7 +20,7 @@ from agents_llm.metering.calls import CallOutcome, call_record
 from agents_llm.metering.pricing import TokenUsage
 from agents_llm.metering.sessions import session_create
 from agents_llm.models import CallStatus, LLMCall, MeteredSession, SessionStatus
-from tests.test_browser_schema_builder import SCREENSHOTS, browser  # noqa: F401
+from tests.browser_support import SCREENSHOTS, browser, signed_in_page  # noqa: F401
 from tradingagents.formatting import money
 
 pytestmark = pytest.mark.browser
@@ -57,21 +56,8 @@ def world(transactional_db, superuser, openai_provider) -> dict:
 
 @pytest.fixture
 def page(world, live_server, superuser, browser, monkeypatch) -> Iterator[Page]:  # noqa: F811
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "root-pass-123")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-    yield page
-    context.close()
-    connections.close_all()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    with signed_in_page(browser, live_server.url, monkeypatch) as page:
+        yield page
 
 
 def shot(page: Page, name: str) -> None:
