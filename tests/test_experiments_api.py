@@ -141,6 +141,22 @@ def test_the_list_pages_experiments_newest_first(api, django_capture_on_commit_c
     assert body["items"][0]["arms"] == ARMS and "progress" not in body["items"][0]
 
 
+def test_the_list_filters_by_status_and_the_analyses_list_by_experiment(
+    api, django_capture_on_commit_callbacks,  # noqa: F811
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        kept, cancelled = (api.post("/experiments", grid(name=f"grid {i}")).json()["id"] for i in range(2))
+        api.post(f"/experiments/{cancelled}/cancel")
+
+    assert [item["id"] for item in api.get("/experiments", status="cancelled").json()["items"]] == [cancelled]
+    assert [item["id"] for item in api.get("/experiments", status="running").json()["items"]] == [kept]
+    assert api.get("/experiments", status="lost").status_code == 422
+    cells = api.get("/analyses", experiment=kept).json()
+    assert cells["count"] == 4 and {item["experiment"] for item in cells["items"]} == {kept}
+    assert sorted(item["id"] for item in cells["items"]) == sorted(
+        Analysis.objects.filter(experiment_id=kept).values_list("pk", flat=True))
+
+
 def test_cancel_answers_202_with_the_experiment_cancelled_and_its_cells_stopped(
     api, django_capture_on_commit_callbacks,  # noqa: F811
 ):

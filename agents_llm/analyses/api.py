@@ -72,6 +72,8 @@ def list_analyses(request: HttpRequest, filters: AnalysisFilters = Query(...)) -
         qs = qs.filter(status=filters.status)
     if filters.rating:
         qs = qs.filter(rating=filters.rating)
+    if filters.experiment:
+        qs = qs.filter(experiment_id=filters.experiment)
     if filters.lineup:
         qs = qs.filter(lineup=_lineup(filters.lineup, ("query", "lineup")))
     return qs.order_by("-created_at", "-pk")

@@ -138,3 +138,4 @@ class AnalysisFilters(Schema):
     status: StatusName | None = None
     lineup: str | None = Field(None, max_length=64, description="A lineup's name.")
     rating: RatingName | None = None
+    experiment: int | None = Field(None, ge=1, le=2**63 - 1, description="An experiment's id: its cells.")

@@ -7,7 +7,7 @@ read its results, cancel it."""
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Path, Router
+from ninja import Path, Query, Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
@@ -15,7 +15,13 @@ from agents_llm.analyses import install
 from agents_llm.analyses.api import LAUNCH_PERMS, launch_url, not_installed
 from agents_llm.experiments import results, services
 from agents_llm.experiments.models import Experiment
-from agents_llm.experiments.schemas import ExperimentDetailOut, ExperimentIn, ExperimentOut, ResultsOut
+from agents_llm.experiments.schemas import (
+    ExperimentDetailOut,
+    ExperimentFilters,
+    ExperimentIn,
+    ExperimentOut,
+    ResultsOut,
+)
 from tradingagents.auth import require_perm, require_read
 from tradingagents.schemas import AUTH_ERRORS, MAX_ID, READ_ERRORS, WRITE_ERRORS, Page
 
@@ -53,9 +59,12 @@ def create_experiment(request: HttpRequest, payload: ExperimentIn):
 
 @router.get("/experiments", response={200: list[ExperimentOut], **AUTH_ERRORS})
 @paginate(Page)
-def list_experiments(request: HttpRequest) -> QuerySet[Experiment]:
+def list_experiments(request: HttpRequest, filters: ExperimentFilters = Query(...)) -> QuerySet[Experiment]:
     require_read(request, READ)
-    return _experiments().order_by("-created_at", "-pk")
+    qs = _experiments()
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    return qs.order_by("-created_at", "-pk")
 
 
 @router.get("/experiments/{experiment_id}", response={200: ExperimentDetailOut, **READ_ERRORS})

@@ -154,3 +154,7 @@ class ResultsOut(Schema):
     pairs: list[PairOut]
     pending_outcomes: int
     points: list[PointOut]
+
+
+class ExperimentFilters(Schema):
+    status: ExperimentStatusName | None = None
