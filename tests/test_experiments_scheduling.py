@@ -220,3 +220,25 @@ def test_each_step_tells_watchers_the_experiments_progress_and_a_new_socket_gets
     assert {obj_id for topic, _, obj_id, data in published if topic == "analyses"} == set(
         cells_of(experiment.pk).values_list("pk", flat=True))
     assert experiment_events_snapshot() == []
+
+
+def test_launching_costs_a_few_statements_per_cell_not_a_lookup_of_every_row_it_was_given(
+    installed, lineups, caller, django_capture_on_commit_callbacks,  # noqa: F811
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for tickers in (["NVDA"], ["NVDA", "AAPL", "MSFT", "AMD"]):
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False):
+            experiment = experiment_create(name="g", tickers=tickers, trade_dates=DAYS,
+                                           arms=[("a", "all-quick"), ("b", "tradingagents-default")], user=caller,
+                                           gateway_url="http://testserver", concurrency=1)
+        counts[cells_of(experiment.pk).count()] = queries.captured_queries
+
+    assert sorted(counts) == [4, 16]
+    # A cell more: its session (INSERT, history row, a constraint check), its analysis
+    # (INSERT, its constraint checks), the event's read of its calls. Neither the user,
+    # the lineup, the experiment nor the arm is looked up again, nor the new token's hash.
+    per_cell = (len(counts[16]) - len(counts[4])) / 12
+    assert per_cell <= 8, [q["sql"][:70] for q in counts[16][-16:]]

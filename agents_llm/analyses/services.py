@@ -122,7 +122,8 @@ def analysis_create(
         status=AnalysisStatus.WAITING if experiment is not None else AnalysisStatus.QUEUED,
         roles=roles_at_launch(lineup_id, options["analysts"]), gateway_url=gateway_url.rstrip("/"), created_by=user,
     )
-    analysis.full_clean(exclude=["session"])
+    # The rows given (lineup, experiment, arm, user) are not looked up again.
+    analysis.full_clean(exclude=["session", "lineup", "experiment", "arm", "created_by"])
     # No transaction around the two inserts: on SQLite a transaction that reads (the
     # checks of full_clean) before it writes fails at once when another one writes,
     # and every check is done above.
