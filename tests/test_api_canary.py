@@ -66,13 +66,20 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
 
     from agents_llm.models import Analysis
 
-    # An analysis whose trader was routed to the canary provider: it shows it by name only.
+    from agents_llm.models import Experiment, ExperimentArm, Lineup
+
+    # An experiment whose arm is the canary lineup, and its analysis, whose trader was
+    # routed to the canary provider: they show it by name only.
+    experiment = Experiment.objects.create(name="canary grid", tickers=["NVDA"], trade_dates=["2026-11-20"],
+                                           gateway_url="http://testserver")
+    arm = ExperimentArm.objects.create(experiment=experiment, name="canary", lineup=Lineup.objects.get(name="canary-mix"))
     analysis = Analysis.objects.create(
         ticker="NVDA", trade_date=date(2026, 11, 20), session=session, gateway_url="http://testserver",
         roles=[{"node": "trader", "agent": agent.name, "provider": "canary", "model": "gpt-4o"}],
+        experiment=experiment, arm=arm, status="succeeded", rating="Buy",
     )
     ids = {
-        "analysis_id": analysis.pk, "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
+        "experiment_id": experiment.pk, "analysis_id": analysis.pk, "provider_id": provider.pk, "agent_id": agent.pk, "config_id": config.pk, "task_id": task.pk,
         "assignment_id": assignment.pk, "run_id": run.json()["id"], "call_id": call.pk,
         "session_id": session.pk, "name": "canary-mix",
     }
