@@ -64,9 +64,7 @@ def test_no_response_contains_the_canary_key(as_editor, agent, task, assignment,
     call = call_record(CallOutcome(agent_id=agent.pk, alias="trader", user_id=None, session_id=session.pk, provider_id=provider.pk))
     from datetime import date
 
-    from agents_llm.models import Analysis
-
-    from agents_llm.models import Experiment, ExperimentArm, Lineup
+    from agents_llm.models import Analysis, Experiment, ExperimentArm, Lineup
 
     # An experiment whose arm is the canary lineup, and its analysis, whose trader was
     # routed to the canary provider: they show it by name only.
