@@ -12,17 +12,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from agents_llm.models import AgentConfig, AgentLLMConfig, AgentRun, LLMCall, RunStatus, TaskConfig
 from providers.models import LLMProvider, ValidationStatus
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.conftest import CANARY_KEY
 from tests.dramatiq_support import stub_worker
 from tests.fake_vendor import FakeVendor
@@ -30,12 +29,6 @@ from tests.usage_support import record_usage
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-SCREENSHOTS = Path(settings.BASE_DIR) / "out" / "screenshots"
 
 
 @pytest.fixture

@@ -14,14 +14,13 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from providers.models import LLMProvider, ValidationStatus
 from providers.services import provider_create
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e_support import E2E_MARKS, servers  # noqa: F401  (fixture)
 from tests.fake_vendor import FakeVendor
 from tradingagents.services import api_token_create
 
 pytestmark = [*E2E_MARKS, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 @pytest.fixture

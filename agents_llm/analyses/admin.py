@@ -83,8 +83,27 @@ class NewAnalysisForm(forms.Form):
                                      help_text="Risk debate rounds.")
 
 
+class LaunchAdminMixin:
+    """An admin whose rows are launched by a page of its own (New analysis, New
+    experiment): who may launch (`launch_perms`), and whether TradingAgents is
+    installed, for the list's and the launch page's templates."""
+
+    launch_perms: tuple[str, ...] = ("agents_llm.add_analysis", "agents_llm.use_gateway")
+
+    def has_launch_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perms(self.launch_perms)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra_context = {**(extra_context or {}), **self._install_context(request)}
+        return super().changelist_view(request, extra_context)
+
+    def _install_context(self, request: HttpRequest) -> dict[str, Any]:
+        return {"installed": install.tradingagents_python() is not None, "install_help": install.INSTALL_HELP,
+                "may_launch": self.has_launch_permission(request)}
+
+
 @admin.register(Analysis)
-class AnalysisAdmin(admin.ModelAdmin):
+class AnalysisAdmin(LaunchAdminMixin, admin.ModelAdmin):
     list_display = ("ticker", "trade_date", "lineup", "rating_badge", "status_badge", "cost", "tokens",
                     "duration", "created")
     list_display_links = ("ticker",)
@@ -99,8 +118,6 @@ class AnalysisAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Analysis | None = None) -> bool:
         return False
 
-    def has_launch_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perms(["agents_llm.add_analysis", "agents_llm.use_gateway"])
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, analysis: Analysis) -> str:
@@ -126,14 +143,6 @@ class AnalysisAdmin(admin.ModelAdmin):
     @admin.display(description="Created", ordering="created_at")
     def created(self, analysis: Analysis) -> str:
         return formatting.when(analysis.created_at)
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), **self._install_context(request)}
-        return super().changelist_view(request, extra_context)
-
-    def _install_context(self, request: HttpRequest) -> dict[str, Any]:
-        return {"installed": install.tradingagents_python() is not None, "install_help": install.INSTALL_HELP,
-                "may_launch": self.has_launch_permission(request)}
 
     def get_urls(self):
         view = self.admin_site.admin_view

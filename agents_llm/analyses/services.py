@@ -50,6 +50,21 @@ def analysis_options(options: dict[str, Any] | None) -> dict[str, Any]:
     return {"analysts": [a for a in ANALYST_NODES if a in analysts], **rounds}
 
 
+def clean_benchmark(benchmark: Any) -> str:
+    """The benchmark symbol, upper-cased; a ValidationError on "benchmark"."""
+    benchmark = benchmark.strip().upper() if isinstance(benchmark, str) else ""
+    if not TICKER.match(benchmark):
+        raise ValidationError({"benchmark": f"'{benchmark[:20]}' is not a symbol (letters, digits and . - ^ =; "
+                                            "at most 16)."})
+    return benchmark
+
+
+def clean_holding_days(holding_days: Any) -> int:
+    if not isinstance(holding_days, int) or isinstance(holding_days, bool) or not 1 <= holding_days <= MAX_HOLDING_DAYS:
+        raise ValidationError({"holding_days": f"A whole number of trading days from 1 to {MAX_HOLDING_DAYS}."})
+    return holding_days
+
+
 def roles_at_launch(lineup_id: int | None, analysts: list[str]) -> list[dict[str, Any]]:
     """Each graph node the analysis runs, with the agent, provider and vendor model its
     calls are routed to now (by the lineup, else the agent's configs)."""
@@ -107,11 +122,8 @@ def analysis_create(
         raise ValidationError({"budget_tokens": "The token budget must be more than 0 (or empty: no budget)."})
     if market_data not in MarketData.values:
         raise ValidationError({"market_data": f"One of {', '.join(MarketData.values)}."})
-    benchmark = (benchmark or "").strip().upper()
-    if not TICKER.match(benchmark):
-        raise ValidationError({"benchmark": f"'{benchmark[:20]}' is not a symbol (letters, digits and . - ^ =; at most 16)."})
-    if not isinstance(holding_days, int) or isinstance(holding_days, bool) or not 1 <= holding_days <= MAX_HOLDING_DAYS:
-        raise ValidationError({"holding_days": f"A whole number of trading days from 1 to {MAX_HOLDING_DAYS}."})
+    benchmark = clean_benchmark(benchmark)
+    clean_holding_days(holding_days)
     options = analysis_options(options)
     if tradingagents_python() is None:
         raise NotInstalled

@@ -24,7 +24,14 @@ from django.views.decorators.http import require_POST
 
 from agents_llm.agents.models import Lineup
 from agents_llm.analyses import install
-from agents_llm.analyses.admin import DEFAULT_LINEUP, RATING_COLOURS, STATUS_COLOURS, badge, last_weekday
+from agents_llm.analyses.admin import (
+    DEFAULT_LINEUP,
+    RATING_COLOURS,
+    STATUS_COLOURS,
+    LaunchAdminMixin,
+    badge,
+    last_weekday,
+)
 from agents_llm.analyses.models import ANALYST_NODES, FINISHED, Analysis, AnalysisStatus, MarketData
 from agents_llm.analyses.services import MAX_HOLDING_DAYS, MAX_ROUNDS
 from agents_llm.experiments import admin_charts, results, services
@@ -160,7 +167,9 @@ def outcome_of(analysis: Analysis) -> Outcome | None:
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(LaunchAdminMixin, admin.ModelAdmin):
+    launch_perms = ("agents_llm.add_experiment", *LaunchAdminMixin.launch_perms)
+
     list_display = ("name", "status_badge", "cells", "spent", "arms_list", "created")
     list_filter = ("status", "market_data", "benchmark")
     search_fields = ("name",)
@@ -178,9 +187,6 @@ class ExperimentAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Experiment | None = None) -> bool:
         return False  # read-only: its rows are computed; Cancel is its own view
 
-    def has_launch_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perms(
-            ["agents_llm.add_experiment", "agents_llm.add_analysis", "agents_llm.use_gateway"])
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, experiment: Experiment) -> str:
@@ -202,13 +208,6 @@ class ExperimentAdmin(admin.ModelAdmin):
     def created(self, experiment: Experiment) -> str:
         return formatting.when(experiment.created_at)
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), **self._install_context(request)}
-        return super().changelist_view(request, extra_context)
-
-    def _install_context(self, request: HttpRequest) -> dict[str, Any]:
-        return {"installed": install.tradingagents_python() is not None, "install_help": install.INSTALL_HELP,
-                "may_launch": self.has_launch_permission(request)}
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -20,12 +20,13 @@ from agents_llm.analyses.install import NotInstalled, tradingagents_python
 from agents_llm.analyses.models import FINISHED, Analysis, AnalysisStatus, MarketData
 from agents_llm.analyses.selectors import analysis_event_data
 from agents_llm.analyses.services import (
-    MAX_HOLDING_DAYS,
     TICKER,
     analysis_cancel,
     analysis_create,
     analysis_options,
     analysis_send,
+    clean_benchmark,
+    clean_holding_days,
 )
 from agents_llm.experiments.models import Experiment, ExperimentArm, ExperimentStatus
 from tradingagents import events
@@ -160,12 +161,8 @@ def experiment_create(
         concurrency = settings.EXPERIMENT_DEFAULT_CONCURRENCY
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValidationError({"concurrency": f"A whole number of analyses at once from 1 to {MAX_CONCURRENCY}."})
-    if not isinstance(holding_days, int) or isinstance(holding_days, bool) or not 1 <= holding_days <= MAX_HOLDING_DAYS:
-        raise ValidationError({"holding_days": f"A whole number of trading days from 1 to {MAX_HOLDING_DAYS}."})
-    benchmark = (benchmark or "").strip().upper() if isinstance(benchmark, str) else ""
-    if not TICKER.match(benchmark):
-        raise ValidationError({"benchmark": f"'{benchmark[:20]}' is not a symbol (letters, digits and . - ^ =; "
-                                            "at most 16)."})
+    clean_holding_days(holding_days)
+    benchmark = clean_benchmark(benchmark)
     if market_data not in MarketData.values:
         raise ValidationError({"market_data": f"One of {', '.join(MarketData.values)}."})
     options = analysis_options(options)
