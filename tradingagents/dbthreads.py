@@ -52,8 +52,9 @@ async def db_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 async def db_call_durably(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`db_call` for one transaction that must not be lost to a connection the server
     ended (a restart, pg_terminate_backend): while the database is unreachable, tried
-    again for up to DB_RETRY_SECONDS. A transaction that failed changed nothing, so
-    trying it again cannot apply it twice."""
+    again for up to DB_RETRY_SECONDS. `fn` must be idempotent: a transaction whose
+    COMMIT reached the server may have been applied even though its answer was lost
+    with the connection, and is then tried again."""
     deadline = time.monotonic() + settings.DB_RETRY_SECONDS
     pause = 0.05
     while True:

@@ -7,6 +7,12 @@ at the output price). One conditional UPDATE per reservation, so concurrent requ
 in any number of processes never reserve together more than the budget; a Reservation
 row records it, in the same transaction.
 
+Each of these writes may be tried again after a connection the database ended
+(`db_call_durably`), and a transaction whose COMMIT was answered by a dropped
+connection may have been applied: so each is idempotent. A reservation carries its
+request's key (a second insert of it fails and finds the first); a shrink applies only
+to the hold as it was; a call's row is stored once (agents_llm.metering.calls).
+
 A request that would fit once other requests' reservations are settled waits for them
 (`reserve` returns None; the caller polls, see gateway.budget); one that would not fit
 even then is refused, and only then is the session marked over budget.
@@ -20,13 +26,14 @@ behind expire; the sweep (`reservations_release_expired`) releases them.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -92,10 +99,28 @@ class Ask:
         return cost.quantize(COST_PLACES, ROUND_CEILING)
 
 
-def reserve(*, session_id: Any, ask: Ask) -> Hold | None:
+def reserve(*, session_id: Any, ask: Ask, key: uuid.UUID | None = None) -> Hold | None:
     """Reserve `ask`'s worst case in the session. Returns the Hold, or None when it
     would fit once the session's other reservations are settled (wait and ask again).
-    Raises BudgetRefused when it cannot fit even then, or the session is closed."""
+    Raises BudgetRefused when it cannot fit even then, or the session is closed.
+    `key` names the request: asked again with it, an earlier success is returned (one
+    committed by a try whose answer was lost stands in its own way otherwise)."""
+    try:
+        hold = _reserve(session_id, ask, key)
+    except BudgetRefused:
+        if key is None or (hold := _held(key, ask)) is None:
+            raise
+    if hold is None and key is not None:
+        return _held(key, ask)
+    return hold
+
+
+def _held(key: uuid.UUID, ask: Ask) -> Hold | None:
+    row = Reservation.objects.filter(key=key).first()
+    return None if row is None else Hold(row.session_id, row.pk, row.tokens, row.usd, row.tokens - ask.prompt_tokens)
+
+
+def _reserve(session_id: Any, ask: Ask, key: uuid.UUID | None) -> Hold | None:
     session = MeteredSession.objects.get(pk=session_id)
     if session.status == SessionStatus.CLOSED:
         raise BudgetRefused("session_closed", f"Session '{session.name}' is closed.")
@@ -120,7 +145,7 @@ def reserve(*, session_id: Any, ask: Ask) -> Hold | None:
             return None
         else:
             break
-        hold = _take(session, ask, cap)
+        hold = _take(session, ask, cap, key)
         if hold is not None:
             return hold
         session.refresh_from_db()
@@ -138,9 +163,10 @@ async def areserve(*, session_id: Any, ask: Ask) -> Hold:
     reservations stand in the way. Raises BudgetRefused."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.SESSION_BUDGET_WAIT_SECONDS
+    key = uuid.uuid4()
     pause = 0.01
     while True:
-        hold = await db_call_durably(reserve, session_id=session_id, ask=ask)
+        hold = await db_call_durably(reserve, session_id=session_id, ask=ask, key=key)
         if hold is not None:
             return hold
         left = deadline - loop.time()
@@ -189,20 +215,29 @@ def _output_left(session: MeteredSession, ask: Ask, *, with_reserved: bool) -> i
     return min(caps)
 
 
-def _take(session: MeteredSession, ask: Ask, cap: int) -> Hold | None:
+def _take(session: MeteredSession, ask: Ask, cap: int, key: uuid.UUID | None) -> Hold | None:
     tokens, usd = ask.prompt_tokens + cap, ask.usd(cap)
     fits = MeteredSession.objects.filter(pk=session.pk).exclude(status=SessionStatus.CLOSED)
     if session.budget_tokens is not None:
         fits = fits.filter(budget_tokens__gte=F("spent_tokens") + F("reserved_tokens") + tokens)
     if session.budget_usd is not None and usd:
         fits = fits.filter(budget_usd__gte=F("spent_usd") + F("reserved_usd") + money(usd))
-    with transaction.atomic():
-        if not fits.update(reserved_tokens=F("reserved_tokens") + tokens, reserved_usd=F("reserved_usd") + money(usd)):
-            return None
-        row = Reservation.objects.create(
-            session_id=session.pk, tokens=tokens, usd=usd,
-            expires_at=timezone.now() + timedelta(seconds=settings.SESSION_RESERVATION_TTL_SECONDS),
-        )
+    try:
+        with transaction.atomic():
+            row = Reservation.objects.create(
+                key=key, session_id=session.pk, tokens=tokens, usd=usd,
+                expires_at=timezone.now() + timedelta(seconds=settings.SESSION_RESERVATION_TTL_SECONDS),
+            )
+            if not fits.update(
+                reserved_tokens=F("reserved_tokens") + tokens, reserved_usd=F("reserved_usd") + money(usd),
+            ):
+                transaction.set_rollback(True)
+                return None
+    except IntegrityError:  # this request's reservation, committed by a try whose answer was lost
+        hold = _held(key, ask) if key is not None else None
+        if hold is None:
+            raise
+        return hold
     return Hold(session.pk, row.pk, tokens, usd, cap)
 
 
@@ -227,8 +262,8 @@ def shrink(hold: Hold, tokens: int, usd: Decimal | None) -> None:
     if hold.pk is None:
         return
     usd = hold.usd if usd is None else usd
-    with transaction.atomic():
-        if Reservation.objects.filter(pk=hold.pk).update(tokens=tokens, usd=usd):
+    with transaction.atomic():  # only the hold as it was: tried again after its commit, a no-op
+        if Reservation.objects.filter(pk=hold.pk, tokens=hold.tokens, usd=hold.usd).update(tokens=tokens, usd=usd):
             MeteredSession.objects.filter(pk=hold.session_id).update(
                 reserved_tokens=F("reserved_tokens") - hold.tokens + tokens,
                 reserved_usd=F("reserved_usd") - money(hold.usd) + money(usd),

@@ -1,15 +1,22 @@
 """The record of every gateway call, and its spend in its session: one transaction
 writes the row, counts what it cost and releases what its requests had reserved (a
-call outside a session is its row alone: one statement, no transaction around it)."""
+call outside a session is its row alone: one statement, no transaction around it).
+
+Both writes may be tried again after the database ended the connection
+(`db_call_durably`), even when the first try's COMMIT was applied and only its answer
+was lost: a call's row carries its request's key (stored once), and a stream's
+completion applies only to the row as the stream's start left it."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from agents_llm.metering import budgets
@@ -41,6 +48,7 @@ class CallOutcome:
     streamed: bool = False
     latency_ms: int | None = None
     created_at: datetime = field(default_factory=timezone.now)
+    request_key: uuid.UUID = field(default_factory=uuid.uuid4)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -53,44 +61,55 @@ class CallOutcome:
             "cost": self.cost, "cost_note": self.cost_note[:300], "cost_basis": self.cost_basis,
             "synthetic": self.synthetic,
             "fell_back": self.fell_back, "streamed": self.streamed, "latency_ms": self.latency_ms,
-            "created_at": self.created_at,
+            "created_at": self.created_at, "request_key": self.request_key,
         }
 
 
 def call_record(outcome: CallOutcome, holds: list[Hold] | None = None) -> LLMCall:
     """Store one gateway call (one row per client request), count its spend in its
     session and release `holds`, at once. Outside a session it is one INSERT, its own
-    transaction: no BEGIN and COMMIT round trips around it."""
-    if outcome.session_id is None:
-        return LLMCall.objects.create(**outcome.fields())
-    with transaction.atomic():
-        call = LLMCall.objects.create(**outcome.fields())
-        if outcome.session_id is not None:
+    transaction: no BEGIN and COMMIT round trips around it. Stored already (by a try
+    whose answer was lost), the stored row."""
+    try:
+        if outcome.session_id is None:
+            return LLMCall.objects.create(**outcome.fields())
+        with transaction.atomic():
+            call = LLMCall.objects.create(**outcome.fields())
             budgets.account(
                 session_id=outcome.session_id, holds=holds or [], tokens=outcome.usage.total, usd=outcome.cost,
                 unpriced=int(outcome.cost is None),
             )
-    return call
+        return call
+    except IntegrityError:
+        stored = LLMCall.objects.filter(request_key=outcome.request_key).first()
+        if stored is None:
+            raise
+        return stored
 
 
 def call_update(call_id: int, outcome: CallOutcome, holds: list[Hold], *, recorded: tuple[int, Decimal | None]) -> None:
     """Complete a streamed call's row once its stream has ended: the spend beyond what
     the row `recorded` (tokens, cost) when the stream began is counted with it. Outside
-    a session it is one UPDATE."""
+    a session it is one UPDATE. Only the row as the stream's start left it is updated,
+    so a try repeated after its commit counts nothing twice."""
     tokens, cost = recorded
+    as_started = LLMCall.objects.alias(recorded_tokens=F("input_tokens") + F("output_tokens")).filter(
+        pk=call_id, recorded_tokens=tokens, cost__isnull=cost is None,
+    )
     if outcome.session_id is None:
-        LLMCall.objects.filter(pk=call_id).update(**outcome.fields())
+        as_started.update(**outcome.fields())
         return
     with transaction.atomic():
-        LLMCall.objects.filter(pk=call_id).update(**outcome.fields())
-        if outcome.session_id is not None:
-            if cost is None:  # unknown stays unknown: counted once already
-                usd, unpriced = Decimal(0), 0
-            elif outcome.cost is None:
-                usd, unpriced = -cost, 1
-            else:
-                usd, unpriced = outcome.cost - cost, 0
-            budgets.account(
-                session_id=outcome.session_id, holds=holds, tokens=outcome.usage.total - tokens, usd=usd,
-                unpriced=unpriced,
-            )
+        if not as_started.update(**outcome.fields()):  # completed already: its holds at most
+            budgets.account(session_id=outcome.session_id, holds=holds, tokens=0, usd=Decimal(0))
+            return
+        if cost is None:  # unknown stays unknown: counted once already
+            usd, unpriced = Decimal(0), 0
+        elif outcome.cost is None:
+            usd, unpriced = -cost, 1
+        else:
+            usd, unpriced = outcome.cost - cost, 0
+        budgets.account(
+            session_id=outcome.session_id, holds=holds, tokens=outcome.usage.total - tokens, usd=usd,
+            unpriced=unpriced,
+        )

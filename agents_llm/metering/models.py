@@ -118,6 +118,8 @@ class Reservation(models.Model):
     sweep (sessions.reservations_release_expired) releases them once expired."""
 
     session = models.ForeignKey(MeteredSession, on_delete=models.CASCADE, related_name="reservations")
+    # The request's own name for it: a try repeated after a lost COMMIT answer finds it.
+    key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     tokens = models.PositiveBigIntegerField()
     usd = MoneyField()
     created_at = models.DateTimeField(default=timezone.now)
@@ -186,6 +188,9 @@ class LLMCall(Metered):
     error = models.CharField(max_length=500, blank=True)
     streamed = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The client request's own name for its row: a write repeated after a lost COMMIT
+    # answer finds the row instead of storing (and counting) the call twice.
+    request_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         db_table = "llm_calls"
