@@ -78,6 +78,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: the stack above runs in one thread per request, not a thread hop per
+    # middleware (see its module).
+    "tradingagents.request_cycle.OneThreadMiddleware",
 ]
 
 ROOT_URLCONF = "tradingagents.urls"
