@@ -86,7 +86,7 @@ def test_without_tradingagents_python_launching_is_refused_with_409_naming_it(se
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"lineup": "no-such-mix"}, "lineup"),
-    ({"trade_date": (timezone.localdate() + timedelta(days=1)).isoformat()}, "trade_date"),
+    ({"trade_date": (timezone.localdate() + timedelta(days=30)).isoformat()}, "trade_date"),  # a run may cross midnight
     ({"ticker": ""}, "ticker"),
     ({"ticker": "   "}, "ticker"),
     ({"ticker": "NV<DA>"}, "ticker"),

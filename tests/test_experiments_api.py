@@ -55,7 +55,8 @@ def test_launching_answers_202_with_the_experiment_and_its_progress_and_stores_e
     ({"tickers": ["NVDA", "NOT A TICKER"]}, "tickers", "is not a ticker"),
     ({"tickers": ["NVDA", "nvda"]}, "tickers", "listed twice"),
     ({"trade_dates": []}, "trade_dates", "At least one trade date"),
-    ({"trade_dates": [(timezone.localdate() + timedelta(days=1)).isoformat()]}, "trade_dates", "in the future"),
+    ({"trade_dates": [(timezone.localdate() + timedelta(days=30)).isoformat()]}, "trade_dates",  # a run may cross midnight
+     "in the future"),
     ({"trade_dates": ["2026-11-19", "2026-11-19"]}, "trade_dates", "listed twice"),
     ({"budget_usd_total": "1.00"}, "budget_usd_total", "needs a budget per analysis"),
     ({"budget_usd_total": "0.10", "budget_usd_per_analysis": "0.20"}, "budget_usd_total", "Less than one"),

@@ -63,7 +63,9 @@ def test_an_index_symbol_with_a_caret_is_a_symbol(api):
     assert stored() == [("^GSPC", date(2026, 11, 20), Decimal("180.25"), "api")]
 
 
-TOMORROW = (timezone.localdate() + timedelta(days=1)).isoformat()
+# Computed when the tests are collected: far enough ahead that a run crossing midnight
+# still sees it in the future.
+AHEAD = (timezone.localdate() + timedelta(days=30)).isoformat()
 
 
 @pytest.mark.parametrize(("body", "loc"), [
@@ -71,7 +73,7 @@ TOMORROW = (timezone.localdate() + timedelta(days=1)).isoformat()
     ({"symbol": "NVDA", "bars": [*BARS[:3], {"date": "2026-11-25", "close": "-1.5"}]}, ["body", "bars", 3, "close"]),
     ({"symbol": "NVDA", "bars": [*BARS[:3], {"date": "2026-11-25", "close": "abc"}]}, ["body", "bars", 3, "close"]),
     ({"symbol": "NVDA", "bars": [*BARS[:3], {"date": "2026-11-25", "close": "1.1234567"}]}, ["body", "bars", 3, "close"]),
-    ({"symbol": "NVDA", "bars": [*BARS[:1], {"date": TOMORROW, "close": "10"}]}, ["body", "bars", 1, "date"]),
+    ({"symbol": "NVDA", "bars": [*BARS[:1], {"date": AHEAD, "close": "10"}]}, ["body", "bars", 1, "date"]),
     ({"symbol": "NVDA", "bars": [*BARS, {"date": "2026-11-23", "close": "10"}]}, ["body", "bars", 4, "date"]),
     ({"symbol": "NVDA", "bars": [*BARS[:1], {"date": "2026-13-01", "close": "10"}]}, ["body", "bars", 1, "date"]),
     ({"symbol": "NVDA", "bars": [{"close": "10"}]}, ["body", "bars", 0, "date"]),
