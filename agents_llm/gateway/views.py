@@ -37,6 +37,10 @@ from tradingagents.auth import TokenUser, auser_for_token, user_for_token
 from tradingagents.dbthreads import db_call, db_call_durably, recover_pool
 
 GATEWAY_PERM = "agents_llm.use_gateway"
+# A body larger than this is read and checked in a thread: a megabyte of tools or a
+# 10,000-property format takes tens of milliseconds, which other calls on the event
+# loop would otherwise wait through.
+PARSE_ON_LOOP_BYTES = 64 * 1024
 logger = logging.getLogger(__name__)
 
 
@@ -170,7 +174,11 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     try:
         seen = await versions.acurrent()  # what the caches below are checked against: one read
         caller = await _caller(request, seen)
-        req = protocol.parse_request(_body(request))
+        body = _body(request)
+        if len(body) <= PARSE_ON_LOOP_BYTES:
+            req = protocol.parse_request(body)
+        else:
+            req = await asyncio.to_thread(protocol.parse_request, body)
         route = await _chain(req.model, seen, caller.lineup_id)
     except GatewayError as exc:
         return exc.response()
