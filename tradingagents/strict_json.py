@@ -65,16 +65,14 @@ def check(data: Any, *, max_depth: int, nul: bool = False) -> None:
         if depth > max_depth:
             raise InvalidJSON(_path(entry)[:3], f"The body is nested more than {max_depth} levels deep.")
         if isinstance(value, str):
-            if (not nul and "\x00" in value) or not value.isascii():
-                problem = text_problem(value, nul=nul)
-                if problem:
-                    raise InvalidJSON(_path(entry), problem)
+            problem = text_problem(value, nul=nul)
+            if problem:
+                raise InvalidJSON(_path(entry), problem)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if (not nul and "\x00" in key) or not key.isascii():
-                    problem = text_problem(key, nul=nul)
-                    if problem:
-                        raise InvalidJSON(_path(entry), problem.replace("not allowed", "not allowed in keys", 1))
+                problem = text_problem(key, nul=nul)
+                if problem:
+                    raise InvalidJSON(_path(entry), problem.replace("not allowed", "not allowed in keys", 1))
                 stack.append((item, depth + 1, entry, key))
         elif isinstance(value, list):
             stack.extend((item, depth + 1, entry, index) for index, item in enumerate(value))
